@@ -1,0 +1,111 @@
+# sluice: `make` builds everything into build/, `make test` runs every test
+# layer and ends with one line "N passed, N failed", `make demo` runs the lab.
+# V=1 shows the commands; SAN=1 builds with ASan+UBSan into build/san.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+BUILD := build
+ifeq ($(SAN),1)
+BUILD := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lelf -lz
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
+	-Iinclude $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/lib/*.c))
+CTL_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/ctl/*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+LIBSLUICE := $(BUILD)/libsluice.a
+DEPS_STAMP := build/.deps-build
+TEST_DEPS_STAMP := build/.deps-test
+
+.PHONY: all deps test-deps tests test demo bench install clean
+all: $(BUILD)/sluicectl
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	$(Q)mkdir -p $(@D) && scripts/deps.sh build && touch $@
+test-deps: $(TEST_DEPS_STAMP)
+$(TEST_DEPS_STAMP): scripts/deps.sh
+	$(Q)mkdir -p $(@D) && scripts/deps.sh test && touch $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/sluice/*.h) | $(DEPS_STAMP)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+$(BUILD)/obj/%.o: user/%.c | $(SKELS) $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBSLUICE): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sluicectl: $(CTL_OBJS) $(LIBSLUICE)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBSLUICE) | $(TEST_DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/bpf/%.c $(LIBSLUICE) | $(SKELS) $(TEST_DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS) -lcmocka
+
+tests: all $(UNIT_BINS) $(BPFT_BINS)
+
+test: test-deps tests
+	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) tests/run.sh
+
+demo: all test-deps
+	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
+
+bench: all
+	$(Q)scripts/deps.sh bench
+	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/bench/xdp.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/sluice
+	install -m 0755 $(BUILD)/sluicectl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 docs/*.8 $(DESTDIR)$(MANDIR)/man8/
+	cp -r etc/. $(DESTDIR)$(SYSCONFDIR)/sluice/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs every Debian package sluice builds, tests and benchmarks with.
+# Idempotent: a fast no-op when all are present. Usage: deps.sh [build|test|bench|all]
+set -eu
+
+build="make clang llvm gcc libc6-dev gcc-multilib pkg-config libbpf-dev libxdp-dev
+ bpftool libelf-dev zlib1g-dev libmnl-dev libssl-dev libcjson-dev"
+test="libcmocka-dev iproute2 iputils-ping xdp-tools jq curl python3 socat procps"
+bench="netsniff-ng nftables wrk sysstat"
+
+case "${1:-all}" in
+build) want="$build" ;;
+test) want="$build $test" ;;
+bench) want="$build $test $bench" ;;
+all) want="$build $test $bench" ;;
+*) echo "deps.sh: unknown set '$1' (build, test, bench, all)" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in *" installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluicectl: manage the sluice data plane. bpftool's grammar:
+ *   sluicectl [-j|-p] [-v] OBJECT COMMAND [ARGS]
+ * Exit status 0 ok, 1 runtime error, 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl.h"
+#include "lib/duration.h"
+#include "lib/listfile.h"
+#include "lib/log.h"
+#include "lib/number.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+bool json_output;
+struct jsonw *jw;
+
+/* The first error, repeated on stdout as {"error": ...} in JSON mode */
+static char first_error[512];
+
+static int vmsg(const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	va_copy(copy, ap);
+	if (!first_error[0])
+		vsnprintf(first_error, sizeof(first_error), fmt, copy);
+	va_end(copy);
+	fputs("sluicectl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	return 0;
+}
+
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
+}
+
+int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	return EXIT_FAIL;
+}
+
+int dispatch(const char *object, const struct cmd *cmds, int argc, char **argv)
+{
+	bool toplevel = !strcmp(object, "sluicectl");
+	const struct cmd *hit = NULL;
+	size_t n;
+
+	if (argc < 1) {
+		print_object_usage(object);
+		return EXIT_USAGE;
+	}
+	n = strlen(argv[0]);
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!strcmp(c->name, argv[0])) {
+			hit = c;
+			break;
+		}
+		if (n && !strncmp(c->name, argv[0], n)) {
+			if (hit)
+				return usage_error("%s%s'%s' is ambiguous (%s, %s, ...)",
+						   toplevel ? "" : object, toplevel ? "" : ": ",
+						   argv[0], hit->name, c->name);
+			hit = c;
+		}
+	}
+	if (!hit) {
+		if (toplevel)
+			return usage_error("unknown object '%s' (see sluicectl help)", argv[0]);
+		usage_error("%s: unknown command '%s'", object, argv[0]);
+		print_object_usage(object);
+		return EXIT_USAGE;
+	}
+	return hit->fn(argc - 1, argv + 1);
+}
+
+int ctl_open(struct dataplane *dp, unsigned int flags, const char *what)
+{
+	int err = dataplane_open(dp, flags);
+
+	if (!err)
+		return 0;
+	if (err == -EPERM)
+		return fail("%s: must run as root (needs CAP_BPF, CAP_NET_ADMIN and bpffs)", what);
+	if (err == -ENOENT && (flags & DP_NOCREATE))
+		return fail("%s: no sluice maps pinned in %s", what, dp_pin_dir());
+	return fail("%s: cannot open the maps in %s: %s", what, dp_pin_dir(), strerror(-err));
+}
+
+bool need_value(int argc, char **argv, int i, const char *what)
+{
+	if (i + 1 < argc)
+		return true;
+	usage_error("%s: '%s' needs a value", what, argv[i]);
+	return false;
+}
+
+int arg_duration(const char *what, const char *key, const char *val, __u64 *ns)
+{
+	const char *why = "invalid";
+
+	if (duration_parse(val, ns, &why))
+		return usage_error("%s: %s '%s': %s", what, key, val, why);
+	return 0;
+}
+
+int arg_u32(const char *what, const char *key, const char *val, __u32 min, __u32 max, __u32 *out)
+{
+	int err = parse_u32(val, min, max, out);
+
+	if (err == -ERANGE)
+		return usage_error("%s: %s '%s': out of range (%u-%u)", what, key, val, min, max);
+	if (err)
+		return usage_error("%s: %s '%s': expected a decimal number", what, key, val);
+	return 0;
+}
+
+/* Joins argv[from..] with spaces into a reason, checking it. */
+int arg_reason(const char *what, int argc, char **argv, int from, char *out, size_t len)
+{
+	const char *why;
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (int i = from; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+
+		if (off + n + (off ? 1 : 0) >= len)
+			return usage_error("%s: reason: longer than %zu bytes", what, len - 1);
+		if (off)
+			out[off++] = ' ';
+		memcpy(out + off, argv[i], n + 1);
+		off += n;
+	}
+	if (reason_check(out, &why))
+		return usage_error("%s: reason '%s': %s", what, out, why);
+	return 0;
+}
+
+const char *origin_name(__u16 origin)
+{
+	switch (origin) {
+	case SLUICE_ORIGIN_CLI:
+		return "cli";
+	case SLUICE_ORIGIN_DAEMON:
+		return "daemon";
+	case SLUICE_ORIGIN_SYNC:
+		return "sync";
+	default:
+		return "unknown";
+	}
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	if (json_output) {
+		jsonw_start_object(jw);
+		jsonw_string_field(jw, "version", SLUICE_VERSION);
+		jsonw_uint_field(jw, "abi", SLUICE_ABI_VERSION);
+		jsonw_string_field(jw, "pin_dir", dp_pin_dir());
+		jsonw_end_object(jw);
+	} else {
+		printf("sluicectl %s (abi v%d, maps in %s)\n", SLUICE_VERSION, SLUICE_ABI_VERSION,
+		       dp_pin_dir());
+	}
+	return EXIT_OK;
+}
+
+static const struct cmd objects[] = {
+	{ "iface", do_iface },
+	{ "block", do_block },
+	{ "allow", do_allow },
+	{ "limit", do_limit },
+	{ "throttle", do_throttle },
+	{ "config", do_config },
+	{ "stats", do_stats },
+	{ "watch", do_watch },
+	{ "top", do_top },
+	{ "events", do_events },
+	{ "help", do_help },
+	{ "version", do_version },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum log_level level = LOG_WARN;
+	bool pretty = false;
+	int opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "+jpvhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json_output = true;
+			break;
+		case 'p':
+			json_output = pretty = true;
+			break;
+		case 'v':
+			level = LOG_DEBUG;
+			break;
+		case 'h':
+			return do_help(0, NULL);
+		case 'V':
+			return do_version(0, NULL);
+		default:
+			return usage_error("unknown option (see sluicectl help)");
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	log_setup("sluicectl", level);
+	if (argc < 1) {
+		do_help(0, NULL);
+		return EXIT_USAGE;
+	}
+	if (json_output) {
+		jw = jsonw_new(stdout, pretty);
+		if (!jw)
+			return fail("out of memory");
+	}
+	ret = dispatch("sluicectl", objects, argc, argv);
+	if (jw) {
+		/* Every -j run prints one JSON document, whatever happened */
+		if (jsonw_empty(jw) && ret) {
+			jsonw_start_object(jw);
+			jsonw_string_field(jw, "error", first_error[0] ? first_error : "failed");
+			jsonw_end_object(jw);
+		} else if (jsonw_empty(jw)) {
+			jsonw_null(jw);
+		}
+		jsonw_destroy(&jw);
+	}
+	return ret;
+}
