@@ -45,6 +45,7 @@ LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/lib/*.c))
 CTL_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/ctl/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
+BENCH_BINS := $(patsubst scripts/bench/%.c,$(BUILD)/bench/%,$(wildcard scripts/bench/*.c))
 LIBSLUICE := $(BUILD)/libsluice.a
 DEPS_STAMP := build/.deps-build
 TEST_DEPS_STAMP := build/.deps-test
@@ -87,7 +88,11 @@ $(BUILD)/tests/%: tests/bpf/%.c $(LIBSLUICE) | $(SKELS) $(TEST_DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS) -lcmocka
 
-tests: all $(UNIT_BINS) $(BPFT_BINS)
+$(BUILD)/bench/%: scripts/bench/%.c $(LIBSLUICE) | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS)
+
+tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
 
 test: test-deps tests
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) tests/run.sh
@@ -95,7 +100,7 @@ test: test-deps tests
 demo: all test-deps
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
-bench: all
+bench: all $(BENCH_BINS)
 	$(Q)scripts/deps.sh bench
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/bench/xdp.sh
 

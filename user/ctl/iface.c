@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include "ctl.h"
 #include "lib/iface.h"
 #include "lib/netlink.h"
@@ -34,6 +35,9 @@ static int iface_attach_cmd(int argc, char **argv)
 			return usage_error("%s: unexpected argument '%s'", what, argv[i]);
 		}
 	}
+	/* Before the maps are opened, which would create them for nothing */
+	if (strlen(argv[0]) >= SLUICE_IFNAME_LEN || !if_nametoindex(argv[0]))
+		return fail("%s: '%s': no such interface", what, argv[0]);
 	ret = ctl_open(&dp, DP_LOCK, what);
 	if (ret)
 		return ret;
