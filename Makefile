@@ -26,7 +26,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lelf -lz
+LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lssl -lcrypto -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	-Iinclude $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
@@ -43,10 +43,12 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/lib/*.c))
 CTL_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/ctl/*.c))
+GW_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(filter-out user/gw/main.c,$(wildcard user/gw/*.c)))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 BENCH_BINS := $(patsubst scripts/bench/%.c,$(BUILD)/bench/%,$(wildcard scripts/bench/*.c))
 LIBSLUICE := $(BUILD)/libsluice.a
+LIBGW     := $(BUILD)/libgw.a
 DEPS_STAMP := build/.deps-build
 TEST_DEPS_STAMP := build/.deps-test
 
@@ -76,13 +78,17 @@ $(LIBSLUICE): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+$(LIBGW): $(GW_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/sluicectl: $(CTL_OBJS) $(LIBSLUICE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBSLUICE) | $(TEST_DEPS_STAMP)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBGW) $(LIBSLUICE) | $(TEST_DEPS_STAMP)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS) -lcmocka
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBSLUICE) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: tests/bpf/%.c $(LIBSLUICE) | $(SKELS) $(TEST_DEPS_STAMP)
 	$(call msg,CC,$@)

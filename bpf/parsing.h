@@ -152,11 +152,16 @@ static __always_inline int parse_ipv6(struct cursor *c, struct pkt *p)
 	__builtin_memcpy(p->src.addr, &ip6->saddr, sizeof(p->src.addr));
 	nh = ip6->nexthdr;
 
+	/* One pass more than headers allowed: the last may only find the upper layer */
 #pragma unroll
-	for (int i = 0; i < MAX_EXTHDR; i++) {
+	for (int i = 0; i <= MAX_EXTHDR; i++) {
 		struct ipv6_ext *ext;
 		struct ipv6_frag *fh;
 
+		if (i == MAX_EXTHDR && (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING ||
+					nh == IPPROTO_DSTOPTS || nh == IPPROTO_AH ||
+					nh == IPPROTO_FRAGMENT))
+			return PARSE_BAD;
 		switch (nh) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:

@@ -111,11 +111,14 @@ static __always_inline void resolve_limit(const struct sluice_config *cfg,
  * Admits one new source on this CPU if the per-second cap allows. Capping
  * insertions keeps a flood of spoofed sources from evicting the buckets of
  * established ones, and bounds the CPU the flood can spend on inserts.
+ * Buckets and top entries have budgets of their own, so a flood of blocked
+ * sources (which only ever get top entries) cannot starve new clients.
  */
-static __always_inline int newsrc_admit(const struct sluice_config *cfg, __u64 now)
+static __always_inline int newsrc_admit(const struct sluice_config *cfg, __u64 now, int for_top)
 {
 	__u32 zero = 0;
 	struct sluice_cpustate *cs = bpf_map_lookup_elem(&cpustate, &zero);
+	__u64 *used;
 
 	if (!cs)
 		return 0;
@@ -124,12 +127,17 @@ static __always_inline int newsrc_admit(const struct sluice_config *cfg, __u64 n
 	if (now - cs->window_ns >= NSEC_PER_SEC) {
 		cs->window_ns = now;
 		cs->newsrc = 0;
+		cs->newtop = 0;
 	}
-	if (cs->newsrc >= cfg->new_source_cap) {
-		cs->newsrc_denied++;
+	used = for_top ? &cs->newtop : &cs->newsrc;
+	if (*used >= cfg->new_source_cap) {
+		if (for_top)
+			cs->top_denied++;
+		else
+			cs->newsrc_denied++;
 		return 0;
 	}
-	cs->newsrc++;
+	(*used)++;
 	return 1;
 }
 
@@ -166,7 +174,7 @@ static __always_inline __u32 check_limits(const struct sluice_config *cfg, const
 		return SLUICE_R_PASS;
 	nb.gen = cfg->limits_gen;
 
-	if (newsrc_admit(cfg, now)) {
+	if (newsrc_admit(cfg, now, 0)) {
 		bpf_map_update_elem(&buckets, &p->src, &nb, BPF_NOEXIST);
 		b = bpf_map_lookup_elem(&buckets, &p->src);
 		/* An insert that failed leaves the source unjudged this once */
@@ -204,12 +212,18 @@ static __always_inline __u32 judge(const struct sluice_config *cfg, struct pkt *
 			return SLUICE_R_BLOCK;
 		t = bpf_map_lookup_elem(&throttle_v4, &p->src.addr[0]);
 	} else {
-		if (lpm6_match(&allow_v6, p->src.addr, now))
-			return SLUICE_R_ALLOW;
-		if (lpm6_match(&block_v6, p->src.addr, now))
-			return SLUICE_R_BLOCK;
-		/* One host owns a whole prefix: verdicts and limits are per prefix */
+		__u32 full[4];
+
+		/*
+		 * One host owns a whole prefix: verdicts, limits, top and events
+		 * are per prefix; only the lists match the full address.
+		 */
+		__builtin_memcpy(full, p->src.addr, sizeof(full));
 		mask_v6(p->src.addr, cfg->v6_prefix);
+		if (lpm6_match(&allow_v6, full, now))
+			return SLUICE_R_ALLOW;
+		if (lpm6_match(&block_v6, full, now))
+			return SLUICE_R_BLOCK;
 		t = bpf_map_lookup_elem(&throttle_v6, p->src.addr);
 	}
 
@@ -252,7 +266,7 @@ static __always_inline void record_drop(struct xdp_md *ctx, const struct sluice_
 
 	t = bpf_map_lookup_elem(&top, &p->src);
 	if (!t) {
-		if (!newsrc_admit(cfg, now))
+		if (!newsrc_admit(cfg, now, 1))
 			return;
 		bpf_map_update_elem(&top, &p->src, &nt, BPF_NOEXIST);
 		t = bpf_map_lookup_elem(&top, &p->src);

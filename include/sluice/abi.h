@@ -172,8 +172,10 @@ struct sluice_stat {
 /* Value of cpustate (per CPU): new-source admission window and losses. */
 struct sluice_cpustate {
 	__u64 window_ns;	/* start of the current one-second window */
-	__u64 newsrc;		/* new sources admitted in this window */
-	__u64 newsrc_denied;	/* packets of sources refused tracking, ever */
+	__u64 newsrc;		/* new buckets admitted in this window */
+	__u64 newtop;		/* new top entries admitted in this window */
+	__u64 newsrc_denied;	/* packets of sources refused a bucket, ever */
+	__u64 top_denied;	/* drops of sources refused a top entry, ever */
 	__u64 events_lost;	/* sampled events the ring buffer had no room for */
 };
 

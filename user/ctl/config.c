@@ -74,7 +74,7 @@ static int config_set(int argc, char **argv)
 		return usage_error("%s: unexpected argument '%s'", what, argv[2]);
 	k = xdpconf_find(argv[0]);
 	if (!k) {
-		fprintf(stderr, "sluicectl: %s: unknown key '%s'; keys:\n", what, argv[0]);
+		usage_error("%s: unknown key '%s'; keys:", what, argv[0]);
 		for (size_t i = 0; i < xdpconf_nkeys; i++)
 			fprintf(stderr, "  %-16s %-24s %s\n", xdpconf_keys[i].name,
 				xdpconf_keys[i].values, xdpconf_keys[i].help);

@@ -44,7 +44,7 @@ static int arg_slot(struct dataplane *dp, const char *what, const char *dev, int
 	if (*slot >= 0)
 		return 0;
 	if (!if_nametoindex(dev))
-		return usage_error("%s: '%s': no such interface", what, dev);
+		return fail("%s: '%s': no such interface", what, dev);
 	return fail("%s: '%s': sluice has never been attached there", what, dev);
 }
 
@@ -82,6 +82,7 @@ static int stats_cmd(int argc, char **argv)
 		}
 		jsonw_end_array(jw);
 		jsonw_uint_field(jw, "new_sources_denied", cs.newsrc_denied);
+		jsonw_uint_field(jw, "top_sources_denied", cs.top_denied);
 		jsonw_uint_field(jw, "events_lost", cs.events_lost);
 		jsonw_end_object(jw);
 	} else {
@@ -91,8 +92,8 @@ static int stats_cmd(int argc, char **argv)
 			printf("%-13s %-7s %14llu %16llu %14llu %16llu\n", reason_name(r),
 			       reason_drops(r) ? "drop" : "pass", st[r].packets, st[r].bytes,
 			       st[r].dry_packets, st[r].dry_bytes);
-		printf("untracked new-source packets: %llu, events lost: %llu\n",
-		       cs.newsrc_denied, cs.events_lost);
+		printf("untracked new-source packets: %llu, drops not in top: %llu, events lost: %llu\n",
+		       cs.newsrc_denied, cs.top_denied, cs.events_lost);
 	}
 out:
 	dataplane_close(&dp);
@@ -315,6 +316,8 @@ int do_events(int argc, char **argv)
 	int ret, err;
 
 	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "count") && strcmp(argv[i], "timeout"))
+			return usage_error("%s: unexpected argument '%s'", what, argv[i]);
 		if (!need_value(argc, argv, i, what))
 			return EXIT_USAGE;
 		if (!strcmp(argv[i], "count"))

@@ -30,6 +30,7 @@ const char *const synopsis[] = {
 	"sluicectl throttle add ADDR [pps N [burst N]] [ttl DURATION] [reason TEXT]",
 	"sluicectl throttle del ADDR",
 	"sluicectl throttle list",
+	"sluicectl throttle flush [expired]",
 	"sluicectl config show",
 	"sluicectl config set KEY VALUE",
 	"sluicectl stats [DEV]",

@@ -43,6 +43,8 @@ static int limit_set(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i];
 
+		if (strcmp(k, "pps") && strcmp(k, "burst") && strcmp(k, "syn") && strcmp(k, "syn-burst"))
+			return usage_error("%s: unexpected argument '%s'", what, k);
 		if (!need_value(argc, argv, i, what))
 			return EXIT_USAGE;
 		if (!strcmp(k, "pps"))
@@ -68,6 +70,16 @@ static int limit_set(int argc, char **argv)
 
 	if ((ret = ctl_open(&dp, DP_LOCK, what)))
 		return ret;
+	if (!is_default && c.family == SLUICE_AF_INET6) {
+		struct sluice_config cfg;
+
+		/* Sources are tracked per ipv6-prefix: a longer override could never match */
+		if (!dp_config_get(&dp, &cfg) && c.prefixlen > cfg.v6_prefix) {
+			dataplane_close(&dp);
+			return usage_error("%s: '%s': longer than the IPv6 source prefix /%u "
+					   "(config ipv6-prefix)", what, argv[0], cfg.v6_prefix);
+		}
+	}
 	err = limits_set(&dp, is_default ? NULL : &c, &lim);
 	dataplane_close(&dp);
 	if (err == -E2BIG)

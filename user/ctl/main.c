@@ -58,6 +58,20 @@ int fail(const char *fmt, ...)
 	return EXIT_FAIL;
 }
 
+/* "'t' is ambiguous (throttle, top)": every candidate, no more */
+static int ambiguous(const char *object, const struct cmd *cmds, const char *arg)
+{
+	char list[256] = "";
+	size_t n = strlen(arg), off = 0;
+
+	for (const struct cmd *c = cmds; c->name && off < sizeof(list); c++)
+		if (!strncmp(c->name, arg, n))
+			off += snprintf(list + off, sizeof(list) - off, "%s%s", off ? ", " : "", c->name);
+	if (object)
+		return usage_error("%s: '%s' is ambiguous (%s)", object, arg, list);
+	return usage_error("'%s' is ambiguous (%s)", arg, list);
+}
+
 int dispatch(const char *object, const struct cmd *cmds, int argc, char **argv)
 {
 	bool toplevel = !strcmp(object, "sluicectl");
@@ -65,6 +79,7 @@ int dispatch(const char *object, const struct cmd *cmds, int argc, char **argv)
 	size_t n;
 
 	if (argc < 1) {
+		usage_error("%s: missing COMMAND", object);
 		print_object_usage(object);
 		return EXIT_USAGE;
 	}
@@ -76,9 +91,7 @@ int dispatch(const char *object, const struct cmd *cmds, int argc, char **argv)
 		}
 		if (n && !strncmp(c->name, argv[0], n)) {
 			if (hit)
-				return usage_error("%s%s'%s' is ambiguous (%s, %s, ...)",
-						   toplevel ? "" : object, toplevel ? "" : ": ",
-						   argv[0], hit->name, c->name);
+				return ambiguous(toplevel ? NULL : object, cmds, argv[0]);
 			hit = c;
 		}
 	}
@@ -144,14 +157,15 @@ int arg_reason(const char *what, int argc, char **argv, int from, char *out, siz
 		size_t n = strlen(argv[i]);
 
 		if (off + n + (off ? 1 : 0) >= len)
-			return usage_error("%s: reason: longer than %zu bytes", what, len - 1);
+			return usage_error("%s: reason '%.*s...': longer than %zu bytes", what,
+					   (int)off, out, len - 1);
 		if (off)
 			out[off++] = ' ';
 		memcpy(out + off, argv[i], n + 1);
 		off += n;
 	}
 	if (reason_check(out, &why))
-		return usage_error("%s: reason '%s': %s", what, out, why);
+		return usage_error("%s: '%s': %s", what, out, why);
 	return 0;
 }
 
@@ -171,7 +185,8 @@ const char *origin_name(__u16 origin)
 
 static int do_version(int argc, char **argv)
 {
-	(void)argc, (void)argv;
+	if (argc > 0)
+		return usage_error("version: unexpected argument '%s'", argv[0]);
 	if (json_output) {
 		jsonw_start_object(jw);
 		jsonw_string_field(jw, "version", SLUICE_VERSION);
@@ -212,9 +227,10 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	enum log_level level = LOG_WARN;
-	bool pretty = false;
+	bool pretty = false, help = false, version = false;
 	int opt, ret;
 
+	opterr = 0;	/* our message names the option; getopt's would be a second line */
 	while ((opt = getopt_long(argc, argv, "+jpvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -227,26 +243,36 @@ int main(int argc, char **argv)
 			level = LOG_DEBUG;
 			break;
 		case 'h':
-			return do_help(0, NULL);
+			help = true;
+			break;
 		case 'V':
-			return do_version(0, NULL);
+			version = true;
+			break;
 		default:
-			return usage_error("unknown option (see sluicectl help)");
+			if (optopt)
+				return usage_error("unknown option '-%c' (see sluicectl help)", optopt);
+			return usage_error("unknown option '%s' (see sluicectl help)",
+					   argv[optind - 1]);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	log_setup("sluicectl", level);
-	if (argc < 1) {
-		do_help(0, NULL);
-		return EXIT_USAGE;
-	}
 	if (json_output) {
 		jw = jsonw_new(stdout, pretty);
 		if (!jw)
 			return fail("out of memory");
 	}
-	ret = dispatch("sluicectl", objects, argc, argv);
+	if (help)
+		ret = do_help(0, NULL);
+	else if (version)
+		ret = do_version(0, NULL);
+	else if (argc < 1) {
+		ret = usage_error("missing OBJECT");
+		print_object_usage("sluicectl");
+	}
+	else
+		ret = dispatch("sluicectl", objects, argc, argv);
 	if (jw) {
 		/* Every -j run prints one JSON document, whatever happened */
 		if (jsonw_empty(jw) && ret) {

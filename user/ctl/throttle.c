@@ -12,14 +12,31 @@
 #include "lib/duration.h"
 #include "lib/throttle.h"
 
+/* One address, or a v6 source prefix as `throttle list` shows it. */
 static int arg_addr(const char *what, const char *s, struct cidr *c)
 {
 	const char *why = "invalid";
 
 	if (cidr_parse(s, c, &why))
 		return usage_error("%s: '%s': %s", what, s, why);
-	if (c->prefixlen != cidr_maxlen(c->family))
+	if (c->family == SLUICE_AF_INET && c->prefixlen != 32)
 		return usage_error("%s: '%s': expected one address (verdicts are per source)", what, s);
+	return 0;
+}
+
+/* A v6 prefix must be exactly the source prefix verdicts are kept per. */
+static int check_v6_prefix(struct dataplane *dp, const char *what, const char *s,
+			   const struct cidr *c)
+{
+	struct sluice_config cfg;
+
+	if (c->family != SLUICE_AF_INET6 || c->prefixlen == 128)
+		return 0;
+	if (dp_config_get(dp, &cfg))
+		return fail("%s: cannot read the config map", what);
+	if (c->prefixlen != cfg.v6_prefix)
+		return usage_error("%s: '%s': expected one address or its /%u source prefix",
+				   what, s, cfg.v6_prefix);
 	return 0;
 }
 
@@ -38,6 +55,9 @@ static int throttle_add_cmd(int argc, char **argv)
 	if ((ret = arg_addr(what, argv[0], &c)))
 		return ret;
 	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "pps") && strcmp(argv[i], "burst") && strcmp(argv[i], "ttl") &&
+		    strcmp(argv[i], "reason"))
+			return usage_error("%s: unexpected argument '%s'", what, argv[i]);
 		if (!need_value(argc, argv, i, what))
 			return EXIT_USAGE;
 		if (!strcmp(argv[i], "pps")) {
@@ -62,6 +82,10 @@ static int throttle_add_cmd(int argc, char **argv)
 		return usage_error("%s: burst needs pps", what);
 	if ((ret = ctl_open(&dp, DP_LOCK, what)))
 		return ret;
+	if ((ret = check_v6_prefix(&dp, what, argv[0], &c))) {
+		dataplane_close(&dp);
+		return ret;
+	}
 	err = throttle_add(&dp, &c, pps, burst ? burst : pps, ttl, reason, SLUICE_ORIGIN_CLI);
 	dataplane_close(&dp);
 	if (err == -E2BIG)
@@ -91,6 +115,10 @@ static int throttle_del_cmd(int argc, char **argv)
 		return ret;
 	if ((ret = ctl_open(&dp, DP_LOCK, what)))
 		return ret;
+	if ((ret = check_v6_prefix(&dp, what, argv[0], &c))) {
+		dataplane_close(&dp);
+		return ret;
+	}
 	err = throttle_del(&dp, &c);
 	dataplane_close(&dp);
 	if (err == -ENOENT)
@@ -164,12 +192,42 @@ static int throttle_list_cmd(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int throttle_flush_cmd(int argc, char **argv)
+{
+	const char *what = "throttle flush";
+	struct dataplane dp;
+	int expired = 0, ret, err;
+	size_t n;
+
+	if (argc > 0 && !strcmp(argv[0], "expired"))
+		expired = 1;
+	else if (argc > 0)
+		return usage_error("%s: unexpected argument '%s' (only: expired)", what, argv[0]);
+	if (argc > 1)
+		return usage_error("%s: unexpected argument '%s'", what, argv[1]);
+	if ((ret = ctl_open(&dp, DP_LOCK, what)))
+		return ret;
+	err = throttle_flush(&dp, expired, &n);
+	dataplane_close(&dp);
+	if (err)
+		return fail("%s: %s", what, strerror(-err));
+	if (json_output) {
+		jsonw_start_object(jw);
+		jsonw_uint_field(jw, "deleted", n);
+		jsonw_end_object(jw);
+	} else {
+		printf("deleted %zu verdicts\n", n);
+	}
+	return EXIT_OK;
+}
+
 int do_throttle(int argc, char **argv)
 {
 	static const struct cmd cmds[] = {
 		{ "add", throttle_add_cmd },
 		{ "del", throttle_del_cmd },
 		{ "list", throttle_list_cmd },
+		{ "flush", throttle_flush_cmd },
 		{ NULL, NULL },
 	};
 

@@ -86,7 +86,9 @@ int cpustate_read(struct dataplane *dp, struct sluice_cpustate *out)
 	} else {
 		for (int c = 0; c < dp->ncpus; c++) {
 			out->newsrc += v[c].newsrc;
+			out->newtop += v[c].newtop;
 			out->newsrc_denied += v[c].newsrc_denied;
+			out->top_denied += v[c].top_denied;
 			out->events_lost += v[c].events_lost;
 		}
 	}

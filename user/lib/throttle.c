@@ -61,6 +61,7 @@ int throttle_del(struct dataplane *dp, const struct cidr *c)
 	return 0;
 }
 
+/* With swept: deletes the verdicts expired at sweep_now (all, if sweep_now is ~0) instead of calling cb. */
 static int walk_one(struct dataplane *dp, __u32 family, __u64 sweep_now, size_t *swept,
 		    int (*cb)(const struct cidr *c, const struct sluice_throttle *t, void *arg), void *arg)
 {
@@ -85,7 +86,7 @@ static int walk_one(struct dataplane *dp, __u32 family, __u64 sweep_now, size_t 
 		if (bpf_map_lookup_elem(fd, key, &t))
 			continue;
 		if (swept) {
-			doomed = t.expires_ns && t.expires_ns <= sweep_now;
+			doomed = sweep_now == ~0ULL || (t.expires_ns && t.expires_ns <= sweep_now);
 			continue;
 		}
 		memset(&c, 0, sizeof(c));
@@ -107,9 +108,9 @@ int throttle_walk(struct dataplane *dp,
 	return ret ? ret : walk_one(dp, SLUICE_AF_INET6, 0, NULL, cb, arg);
 }
 
-int throttle_sweep(struct dataplane *dp, size_t *n)
+int throttle_flush(struct dataplane *dp, int expired_only, size_t *n)
 {
-	__u64 now = mono_ns();
+	__u64 now = expired_only ? mono_ns() : ~0ULL;
 
 	*n = 0;
 	walk_one(dp, SLUICE_AF_INET, now, n, NULL, NULL);

@@ -17,7 +17,7 @@ int throttle_del(struct dataplane *dp, const struct cidr *c);
 /* cb gets the key as a prefix (/32, or /v6_prefix). */
 int throttle_walk(struct dataplane *dp,
 		  int (*cb)(const struct cidr *c, const struct sluice_throttle *t, void *arg), void *arg);
-/* Deletes expired verdicts; *n gets the count. */
-int throttle_sweep(struct dataplane *dp, size_t *n);
+/* Deletes every verdict, or only the expired ones; *n gets the count. */
+int throttle_flush(struct dataplane *dp, int expired_only, size_t *n);
 
 #endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluiced's configuration: one JSON file (comments allowed), validated at
+ * load into an immutable snapshot. Workers hold a reference to the
+ * snapshot they started a request with; a reload swaps in a new one and
+ * the old one is freed when its last reference goes.
+ *
+ * Every error names the path of the bad key and the bad value:
+ *   pools.gpu.backends[1].url: 'htp://x': expected http(s)://host:port
+ */
+#ifndef SLUICE_GW_CONFIG_H
+#define SLUICE_GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define CFG_NAME_LEN	64
+#define CFG_ERR_LEN	512
+
+enum lb_algorithm {
+	LB_ROUND_ROBIN = 0,
+	LB_WEIGHTED,
+	LB_LEAST_REQUESTS,
+	LB_LEAST_TOKENS,
+	LB_P2C,
+	LB_SESSION,
+	LB_PREFIX,
+};
+
+enum api_kind {
+	API_AUTO = 0,		/* from the path: /v1/messages is Anthropic, the rest OpenAI */
+	API_OPENAI,
+	API_ANTHROPIC,
+};
+
+/* Failures that let a request be retried elsewhere (before any byte went to the client) */
+#define RETRY_CONNECT	(1U << 0)	/* connect refused / timed out */
+#define RETRY_RESET	(1U << 1)	/* reset or closed before the response head */
+#define RETRY_502	(1U << 2)
+#define RETRY_503	(1U << 3)
+#define RETRY_504	(1U << 4)
+#define RETRY_TIMEOUT	(1U << 5)	/* no response head within the pool's response timeout */
+
+struct cfg_sockaddr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];		/* as written, for logs */
+};
+
+struct cfg_cert {
+	char *cert;		/* PEM chain file */
+	char *key;		/* PEM key file */
+};
+
+struct cfg_tls {
+	struct cfg_cert *certs;	/* the first is the default for unknown SNI */
+	size_t ncerts;
+	char *client_ca;	/* NULL: no client certificates asked */
+	bool client_required;	/* with client_ca: refuse clients without one */
+	uint64_t ticket_rotation_ns;	/* 0: tickets off */
+};
+
+struct cfg_listener {
+	char name[CFG_NAME_LEN];
+	struct cfg_sockaddr addr;
+	struct cfg_tls *tls;	/* NULL: plain HTTP (behind another terminator) */
+};
+
+struct cfg_http {
+	size_t max_header_bytes;	/* 431 past it; default 16 KiB */
+	unsigned int max_headers;	/* 431 past it; default 100 */
+	size_t max_request_line;	/* 414 past it; default 8 KiB */
+	size_t max_body_bytes;		/* 413 past it; default 8 MiB */
+	uint64_t header_timeout_ns;	/* full head within; default 10 s */
+	uint64_t body_timeout_ns;	/* full body within; default 60 s */
+	uint64_t body_min_rate;		/* bytes/s after the first second; default 1 KiB/s; 0 off */
+	uint64_t idle_timeout_ns;	/* keep-alive idle; default 60 s */
+	uint64_t response_timeout_ns;	/* upstream response head within; default 300 s */
+};
+
+struct cfg_model_map {
+	char *from;		/* glob of the client's model */
+	char *to;		/* what the backend serves */
+};
+
+struct cfg_backend {
+	char *url;		/* as written */
+	bool tls;		/* https */
+	char host[256];		/* for Host, SNI and verification */
+	uint16_t port;
+	struct cfg_sockaddr addr;	/* resolved at load */
+	unsigned int weight;		/* default 1 */
+	unsigned int max_inflight;	/* 0: unbounded */
+	struct cfg_model_map *model_map;
+	size_t nmodel_map;
+	char *ca_file;			/* upstream TLS trust; NULL: system store */
+	bool tls_verify;		/* default true */
+};
+
+struct cfg_health {
+	bool enabled;		/* active checks; passive ejection is always on */
+	char method[16];	/* default GET */
+	char *path;		/* default /health */
+	uint64_t interval_ns;	/* default 2 s */
+	uint64_t timeout_ns;	/* default 1 s */
+	unsigned int rise;	/* default 2 */
+	unsigned int fall;	/* default 3 */
+	unsigned int eject_after;	/* passive: consecutive failures, default 5 */
+	uint64_t eject_base_ns;		/* passive: first backoff, doubling, default 5 s */
+	uint64_t eject_max_ns;		/* default 5 min */
+};
+
+struct cfg_pool {
+	char name[CFG_NAME_LEN];
+	enum lb_algorithm algorithm;
+	struct cfg_backend *backends;
+	size_t nbackends;
+	unsigned int retries;		/* attempts after the first; default 1 */
+	unsigned int retry_on;		/* RETRY_* mask; default connect|reset|502|503 */
+	double retry_budget;		/* retries at most this fraction of requests; default 0.2 */
+	struct cfg_health health;
+	unsigned int queue_max;		/* waiting requests when all in-flight slots are taken; default 256 */
+	uint64_t queue_timeout_ns;	/* default 2 s; past it: 503 + Retry-After */
+	char *session_header;		/* LB_SESSION: header to hash (default x-session-id), else body "user" */
+	size_t prefix_bytes;		/* LB_PREFIX: leading prompt bytes hashed; default 256 */
+};
+
+struct cfg_header_match {
+	char *name;
+	char *glob;
+};
+
+struct cfg_route {
+	char name[CFG_NAME_LEN];
+	/* match: every given field must match */
+	char *method;			/* NULL: any */
+	char *path_prefix;		/* NULL: any */
+	char *model_glob;		/* NULL: any; matched against the body's "model" */
+	size_t min_bytes, max_bytes;	/* body size; max 0: no bound */
+	uint64_t max_prompt_tokens;	/* estimated; 0: no bound */
+	struct cfg_header_match *headers;
+	size_t nheaders;
+	char **tags;			/* policy tags (set by inspection, later issue) */
+	size_t ntags;
+	/* action */
+	bool refuse;			/* answer 404 in the API's shape instead of proxying */
+	int pool;			/* index into config pools */
+	int *fallback;			/* indexes, tried in order */
+	size_t nfallback;
+	enum api_kind api;
+};
+
+struct cfg_xdp_iface {
+	char name[16];
+	int mode;			/* enum sluice_mode */
+};
+
+struct cfg_xdp {
+	struct cfg_xdp_iface *ifaces;
+	size_t nifaces;
+	char *protected_ports;		/* as sluicectl config set ports takes it; NULL: leave */
+	uint32_t pps, burst, syn;	/* default limit; 0: leave */
+	uint32_t ipv6_prefix;		/* 0: leave */
+	int dry_run;			/* -1 leave, 0 off, 1 on */
+};
+
+struct gw_config {
+	char *path;
+	uint64_t loaded_ns;		/* CLOCK_REALTIME of the load */
+	unsigned char sha256[32];	/* of the file's bytes */
+	unsigned int workers;		/* resolved: never 0 */
+	struct cfg_listener *listeners;
+	size_t nlisteners;
+	struct cfg_http http;
+	struct cfg_xdp xdp;
+	struct cfg_pool *pools;
+	size_t npools;
+	struct cfg_route *routes;
+	size_t nroutes;
+	uint64_t drain_timeout_ns;	/* SIGTERM: finish in-flight within; default 30 s */
+};
+
+/*
+ * Loads and validates path. NULL on error, with err filled with one line
+ * naming the key path and the value. Backend host names are resolved here
+ * (getaddrinfo), so a reload never blocks a worker on DNS.
+ */
+struct gw_config *config_load(const char *path, char *err, size_t errlen);
+void config_free(struct gw_config *cfg);
+
+/* Lookups by name; -1 if absent. */
+int config_pool_index(const struct gw_config *cfg, const char *name);
+
+/* Parses a size: "16KiB", "8MiB", "1GiB", "512", "1KB" (=1000). 0 or -EINVAL/-ERANGE. */
+int parse_size(const char *s, uint64_t *out, const char **why);
+
+#endif
