@@ -53,7 +53,8 @@ DEPS_STAMP := build/.deps-build
 TEST_DEPS_STAMP := build/.deps-test
 
 .PHONY: all deps test-deps tests test demo bench install clean
-all: $(BUILD)/sluicectl
+MOCK_SRCS := $(wildcard tests/mock/*.c)
+all: $(BUILD)/sluicectl $(BUILD)/sluiced $(if $(MOCK_SRCS),$(BUILD)/mockllm)
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
@@ -81,6 +82,19 @@ $(LIBSLUICE): $(LIB_OBJS)
 $(LIBGW): $(GW_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sluiced: $(BUILD)/obj/gw/main.o $(LIBGW) $(LIBSLUICE)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+MOCK_OBJS := $(patsubst tests/mock/%.c,$(BUILD)/obj/mock/%.o,$(MOCK_SRCS))
+$(BUILD)/obj/mock/%.o: tests/mock/%.c | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/mockllm: $(MOCK_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcjson -lpthread
 
 $(BUILD)/sluicectl: $(CTL_OBJS) $(LIBSLUICE)
 	$(call msg,LINK,$@)
@@ -112,9 +126,9 @@ bench: all $(BENCH_BINS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/sluice
-	install -m 0755 $(BUILD)/sluicectl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BUILD)/sluicectl $(BUILD)/sluiced $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 docs/*.8 $(DESTDIR)$(MANDIR)/man8/
-	cp -r etc/. $(DESTDIR)$(SYSCONFDIR)/sluice/
+	[ ! -d etc ] || cp -r etc/. $(DESTDIR)$(SYSCONFDIR)/sluice/
 
 clean:
 	rm -rf build

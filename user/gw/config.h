@@ -89,7 +89,8 @@ struct cfg_model_map {
 struct cfg_backend {
 	char *url;		/* as written */
 	bool tls;		/* https */
-	char host[256];		/* for Host, SNI and verification */
+	char host[256];		/* for SNI and verification: a v6 address without brackets */
+	char authority[270];	/* for Host: host (bracketed if v6) and :port unless the default */
 	uint16_t port;
 	struct cfg_sockaddr addr;	/* resolved at load */
 	unsigned int weight;		/* default 1 */
@@ -194,7 +195,14 @@ void config_free(struct gw_config *cfg);
 /* Lookups by name; -1 if absent. */
 int config_pool_index(const struct gw_config *cfg, const char *name);
 
-/* Parses a size: "16KiB", "8MiB", "1GiB", "512", "1KB" (=1000). 0 or -EINVAL/-ERANGE. */
-int parse_size(const char *s, uint64_t *out, const char **why);
+/*
+ * Calls fn with the path of every key config_load() accepts, parents
+ * before children: "listeners[].tls.certificates[].cert",
+ * "pools.<name>.health.interval" (for docs, and the test that the sample
+ * names them all).
+ */
+void config_key_paths(void (*fn)(const char *path, void *arg), void *arg);
+
+
 
 #endif

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluiced's shared structures: the runtime built from one config, each
+ * worker's view of it, and the two kinds of connection a worker owns.
+ *
+ * A reload builds a new runtime and hands it to every worker; a worker
+ * starts new requests on the new one and lets requests in flight finish on
+ * the old, which it releases once its last request there ends. The
+ * request path never touches a shared counter for this.
+ */
+#ifndef SLUICE_GW_H
+#define SLUICE_GW_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+#include "gw/balance.h"
+#include "gw/buf.h"
+#include "gw/chunked.h"
+#include "gw/config.h"
+#include "gw/http1.h"
+#include "gw/loop.h"
+#include "gw/tls.h"
+
+#define GW_MAX_HEADERS		128
+#define GW_OUT_HIGH		(256 * 1024)	/* client output past this pauses the upstream */
+#define GW_OUT_LOW		(64 * 1024)	/* ... and below this resumes it */
+#define GW_CONNECT_TIMEOUT_NS	(3ULL * 1000000000ULL)
+#define GW_READ_CHUNK		(16 * 1024)
+#define GW_REQUEST_ID_MAX	128
+
+/* Per backend, shared by workers: passive ejection and the active checks' view. */
+struct backend_health {
+	_Atomic uint32_t fails;		/* consecutive failed requests */
+	_Atomic uint32_t ejections;	/* for the backoff; decays on success */
+	_Atomic uint64_t eject_until_ns;
+	_Atomic uint32_t active_up;	/* last verdict of the health checks (1 without checks) */
+};
+
+struct runtime {
+	struct gw_config *cfg;
+	struct tls_server **tls;	/* per listener; NULL: plain */
+	struct pool_rt **pools;		/* per pool */
+	SSL_CTX ***up_ctx;		/* [pool][backend]; NULL: http */
+	struct backend_health **health;	/* [pool][backend] */
+	_Atomic int refs;
+	uint64_t generation;
+};
+
+struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen);
+void runtime_get(struct runtime *rt);
+void runtime_put(struct runtime *rt);
+
+struct client;
+struct upconn;
+
+/* One waiting request of a full pool. */
+struct waiter {
+	struct client *c;
+	struct waiter *next;
+};
+
+/* A worker's view of a runtime: its cursors and idle upstream connections. */
+struct view {
+	struct runtime *rt;
+	struct lb_cursor *cursors;	/* per pool */
+	struct upconn ***idle;		/* [pool][backend]: list heads */
+	unsigned int *queued;		/* per pool: waiting requests of this worker */
+	double *retry_credit;		/* per pool: retries this worker may still spend */
+	uint64_t *retry_floor_ns;	/* per pool: when the floor last granted a retry */
+	unsigned int users;		/* clients in a request on this view */
+	struct view *next;		/* older views, draining */
+};
+
+struct worker_stats {
+	uint64_t accepted, requests, responses, errors, retries, shed, aborted, tls_failed;
+};
+
+struct listener {
+	struct io io;
+	int index;			/* in cfg->listeners */
+	struct worker *w;
+};
+
+struct worker {
+	int id;
+	pthread_t thread;
+	struct loop loop;
+	struct listener *lis;
+	size_t nlis;
+	struct view *view;		/* current */
+	struct view *old;		/* draining */
+	_Atomic(struct runtime *) pending;	/* set by the main thread on reload */
+	_Atomic bool drain;		/* stop accepting, finish what runs */
+	uint64_t drain_deadline_ns;
+	struct client *clients;		/* every open client connection */
+	unsigned int nclients;
+	struct waiter *waiting, *waiting_tail;
+	struct timer queue_timer;	/* retries queued requests */
+	uint64_t rng;
+	struct worker_stats st;
+};
+
+enum client_state {
+	C_HANDSHAKE,
+	C_HEAD,
+	C_BODY,
+	C_QUEUED,
+	C_UPSTREAM,	/* request going out / response head awaited */
+	C_STREAM,	/* relaying the response body */
+	C_LOCAL,	/* writing a response of our own */
+	C_CLOSED,
+};
+
+struct client {
+	struct io io;
+	struct stream st;
+	struct worker *w;
+	struct view *view;		/* while a request runs */
+	struct timer timer;
+	enum client_state state;
+	int listener;
+	struct sockaddr_storage peer;
+	char peer_text[64];
+	struct buf in, out;
+	struct buf head;		/* the request head, copied: headers point into it */
+	struct buf body;		/* the request body, decoded */
+	struct http1_msg req;
+	struct http1_header hdr[GW_MAX_HEADERS];
+	size_t head_len;
+	struct chunked_dec chunks;
+	uint64_t body_deadline_ns, body_start_ns;
+	bool keep_alive, close_after, sent_continue, counted;
+	/* the request's routing */
+	int route, pool, backend;
+	int pool_step;			/* 0: the route's pool, n: fallback n-1 */
+	unsigned int attempts;
+	uint64_t tried;			/* backends tried in the current pool */
+	uint64_t tokens;		/* estimated, held on the backend */
+	char *model;			/* from the body, NULL if none */
+	char *upstream_body;		/* body as sent (model rewritten), or NULL: body as is */
+	size_t upstream_body_len;
+	char request_id[GW_REQUEST_ID_MAX + 1];
+	enum api_kind api;
+	bool is_head;
+	uint64_t start_ns, queued_until_ns;
+	struct upconn *up;
+	bool response_started;		/* bytes went to the client: no more retries */
+	unsigned int status;
+	struct client *prev, *next;
+};
+
+enum up_state {
+	U_CONNECTING,
+	U_HANDSHAKE,
+	U_SENDING,
+	U_HEAD,
+	U_BODY,
+	U_IDLE,
+};
+
+struct upconn {
+	struct io io;
+	struct stream st;
+	struct timer timer;
+	struct worker *w;
+	struct view *view;
+	int pool, backend;
+	enum up_state state;
+	struct client *c;		/* NULL when idle */
+	struct buf in, out;
+	struct http1_msg resp;
+	struct http1_header hdr[GW_MAX_HEADERS];
+	struct chunked_dec chunks;
+	uint64_t remaining;		/* HTTP1_BODY_LENGTH bytes left */
+	const char *body;		/* request body being sent, after out */
+	size_t body_len, body_off;
+	bool reused, paused, rechunk;
+	struct upconn *next_idle;
+};
+
+/* proxy.c: client side */
+void client_accept(struct worker *w, int fd, int listener, const struct sockaddr_storage *ss);
+void client_close(struct client *c);
+/* Called by upstream.c as the upstream progresses. */
+void client_upstream_failed(struct client *c, unsigned int retry_cause, const char *why);
+void client_response_head(struct client *c, struct upconn *u);
+void client_response_data(struct client *c, const char *data, size_t len);
+void client_response_done(struct client *c, bool clean);
+void client_retry_queued(struct worker *w);
+
+/* upstream.c */
+int upstream_start(struct client *c);	/* picks a connection and sends the request */
+void upstream_abort(struct upconn *u);	/* client gone: close at once */
+void upstream_resume(struct upconn *u);	/* client drained: read again */
+void upstream_close_idle(struct view *v);
+void backend_result(struct runtime *rt, int pool, int backend, bool ok, uint64_t now_ns);
+
+/* worker.c */
+struct view *view_new(struct worker *w, struct runtime *rt);
+void view_release(struct worker *w, struct view *v);
+uint64_t worker_rand(struct worker *w);
+
+/* apierr.c: errors in the API's own shape */
+void api_error(struct buf *out, enum api_kind api, unsigned int status, const char *type,
+	       const char *code, const char *message, const char *request_id, bool keep_alive,
+	       unsigned int retry_after);
+const char *http_reason(unsigned int status);
+
+/* route.c */
+int route_match(const struct gw_config *cfg, const struct http1_msg *req, const char *model,
+		size_t body_len, uint64_t est_tokens);
+enum api_kind route_api(const struct cfg_route *r, const struct http1_msg *req);
+const char *model_rewrite(const struct cfg_backend *b, const char *model);
+
+/* log */
+void gw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern int gw_verbose;
+
+#endif

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced: the policy daemon. Loads the config, attaches (or adopts) the
+ * XDP data plane, binds its listeners, starts one worker per core and the
+ * health checker, then waits for signals: SIGHUP reloads (a bad config is
+ * refused and the old one keeps serving), SIGTERM/SIGINT drain.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "gw/gw.h"
+#include "lib/dataplane.h"
+#include "lib/iface.h"
+#include "lib/limits.h"
+#include "lib/log.h"
+#include "lib/rate.h"
+#include "lib/xdpconf.h"
+
+#define SLUICED_VERSION "0.1.0"
+
+int worker_init(struct worker *w, int id, struct runtime *rt, const int *fds, size_t nfds);
+int worker_start(struct worker *w);
+void worker_fini(struct worker *w);
+int health_start(struct runtime *rt);
+void health_reload(struct runtime *rt);
+void health_stop(void);
+
+int gw_verbose;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One line per event: time, level, then key=value pairs. */
+void gw_log(int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "notice", "info", "debug" };
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	if (level > 1 + gw_verbose)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "time=%s.%03ldZ level=%s ", when, ts.tv_nsec / 1000000,
+		names[level < 0 ? 0 : level > 3 ? 3 : level]);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluiced -c FILE [-v]...   run in the foreground, logging to stderr\n"
+		"       sluiced --check FILE      validate FILE (and its certificates) and exit\n"
+		"       sluiced --help | --version\n"
+		"\n"
+		"Signals: SIGHUP reloads the config (a bad one is refused, the old one keeps\n"
+		"serving); SIGTERM and SIGINT stop accepting and finish requests in flight\n"
+		"(up to drain_timeout). -v logs each error response, -vv each request.\n"
+		"Exit status: 0 ok, 1 runtime error, 2 bad usage or config.\n");
+}
+
+/* One listening socket (SO_REUSEPORT: one per worker, the kernel spreads connections). */
+static int listen_on(const struct cfg_listener *l, char *err, size_t errlen)
+{
+	int fd, one = 1, zero = 0;
+
+	fd = socket(l->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		goto fail_close;
+	if (l->addr.ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (const struct sockaddr *)&l->addr.ss, l->addr.len) == -1)
+		goto fail_close;
+	if (listen(fd, 4096) == -1)
+		goto fail_close;
+	return fd;
+fail_close:
+	snprintf(err, errlen, "listeners.%s: %s: %s", l->name, l->addr.text, strerror(errno));
+	close(fd);
+	return -1;
+fail:
+	snprintf(err, errlen, "listeners.%s: %s: %s", l->name, l->addr.text, strerror(errno));
+	return -1;
+}
+
+/* The config's xdp section: attach or adopt, then the data plane's settings. */
+static int xdp_apply(const struct cfg_xdp *x, bool attach)
+{
+	struct sluice_config dc;
+	struct dataplane dp;
+	char note[256], val[32];
+	const char *why;
+	int err;
+
+	if (!x->nifaces && !x->protected_ports && !x->pps && !x->syn && !x->ipv6_prefix &&
+	    x->dry_run < 0)
+		return 0;
+	err = dataplane_open(&dp, DP_LOCK);
+	if (err) {
+		gw_log(0, "xdp: cannot open the maps in %s: %s", dp_pin_dir(), strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; attach && i < x->nifaces; i++) {
+		struct sluice_iface rec;
+
+		err = iface_attach(&dp, x->ifaces[i].name, x->ifaces[i].mode, &rec, note, sizeof(note));
+		if (err == -EEXIST) {
+			gw_log(1, "xdp: interface=%s adopted mode=%s prog=%u", rec.name,
+			       iface_mode_name(rec.mode), rec.prog_id);
+			continue;
+		}
+		if (err) {
+			gw_log(0, "xdp: interface=%s attach failed: %s", x->ifaces[i].name,
+			       err == -ENODEV ? "no such interface" : strerror(-err));
+			goto out;
+		}
+		gw_log(1, "xdp: interface=%s attached mode=%s via=%s prog=%u%s%s", rec.name,
+		       iface_mode_name(rec.mode), iface_attach_name(rec.attach), rec.prog_id,
+		       note[0] ? " note=" : "", note);
+	}
+	err = dp_config_get(&dp, &dc);
+	if (err)
+		goto out;
+	if (x->protected_ports && xdpconf_parse_ports(&dc, x->protected_ports, &why) < 0) {
+		gw_log(0, "xdp: protected_ports '%s': %s", x->protected_ports, why);
+		err = -EINVAL;
+		goto out;
+	}
+	if (x->ipv6_prefix)
+		dc.v6_prefix = x->ipv6_prefix;
+	if (x->dry_run >= 0) {
+		snprintf(val, sizeof(val), "%s", x->dry_run ? "on" : "off");
+		xdpconf_set(&dc, xdpconf_find("dry-run"), val, &why);
+	}
+	err = dp_config_put(&dp, &dc);
+	if (!err && (x->pps || x->syn)) {
+		struct sluice_limit lim = {};
+
+		rate_set(&lim.pkt, x->pps, x->burst ? x->burst : x->pps);
+		rate_set(&lim.syn, x->syn, x->syn);
+		err = limits_set(&dp, NULL, &lim);
+	}
+out:
+	dataplane_close(&dp);
+	return err;
+}
+
+/* A reload may change everything but the listening addresses. */
+static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
+{
+	if (a->nlisteners != b->nlisteners || a->workers != b->workers)
+		return false;
+	for (size_t i = 0; i < a->nlisteners; i++)
+		if (strcmp(a->listeners[i].name, b->listeners[i].name) ||
+		    a->listeners[i].addr.len != b->listeners[i].addr.len ||
+		    memcmp(&a->listeners[i].addr.ss, &b->listeners[i].addr.ss, a->listeners[i].addr.len) ||
+		    !a->listeners[i].tls != !b->listeners[i].tls)
+			return false;
+	return true;
+}
+
+static struct runtime *reload(const char *path, struct runtime *cur, struct worker *w, unsigned int nw)
+{
+	char err[CFG_ERR_LEN];
+	struct gw_config *cfg = config_load(path, err, sizeof(err));
+	struct runtime *rt;
+
+	if (!cfg) {
+		gw_log(0, "reload refused: %s", err);
+		return cur;
+	}
+	if (!same_listeners(cur->cfg, cfg)) {
+		gw_log(0, "reload refused: listeners or workers changed (restart sluiced to change them)");
+		config_free(cfg);
+		return cur;
+	}
+	rt = runtime_new(cfg, err, sizeof(err));
+	if (!rt) {
+		gw_log(0, "reload refused: %s", err);
+		return cur;
+	}
+	if (xdp_apply(&rt->cfg->xdp, true))
+		gw_log(0, "reload: xdp settings not applied (see above); serving the new config");
+	for (unsigned int i = 0; i < nw; i++) {
+		struct runtime *old;
+
+		runtime_get(rt);
+		old = atomic_exchange(&w[i].pending, rt);
+		if (old)
+			runtime_put(old);
+		loop_wake(&w[i].loop);
+	}
+	health_reload(rt);
+	gw_log(1, "reloaded config=%s generation=%llu pools=%zu routes=%zu", path,
+	       (unsigned long long)rt->generation, rt->cfg->npools, rt->cfg->nroutes);
+	runtime_put(cur);
+	return rt;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", required_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	char err[CFG_ERR_LEN];
+	struct gw_config *cfg;
+	struct runtime *rt;
+	struct worker *w = NULL;
+	int *fds = NULL, opt, ret = 1;
+	bool check = false;
+	unsigned int nw = 0;
+	sigset_t set;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			path = optarg;
+			check = true;
+			break;
+		case 'v':
+			gw_verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluiced %s\n", SLUICED_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "sluiced: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind < argc) {
+		fprintf(stderr, optind < argc ? "sluiced: unexpected argument '%s'\n" :
+			"sluiced: missing -c FILE%s\n", optind < argc ? argv[optind] : "");
+		usage(stderr);
+		return 2;
+	}
+	log_setup("sluiced", gw_verbose > 1 ? LOG_DEBUG : LOG_WARN);
+
+	cfg = config_load(path, err, sizeof(err));
+	if (!cfg) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return 2;
+	}
+	/* Certificates and keys are read here, so --check proves them too */
+	rt = runtime_new(cfg, err, sizeof(err));
+	if (!rt) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok (%zu listeners, %zu pools, %zu routes, %u workers)\n", path,
+		       rt->cfg->nlisteners, rt->cfg->npools, rt->cfg->nroutes, rt->cfg->workers);
+		runtime_put(rt);
+		return 0;
+	}
+
+	/* Signals are taken by this thread alone, through sigtimedwait */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (xdp_apply(&rt->cfg->xdp, true))
+		goto out;
+
+	nw = rt->cfg->workers;
+	w = calloc(nw, sizeof(*w));
+	fds = calloc(rt->cfg->nlisteners, sizeof(*fds));
+	if (!w || !fds)
+		goto out;
+	for (unsigned int i = 0; i < nw; i++) {
+		for (size_t l = 0; l < rt->cfg->nlisteners; l++) {
+			fds[l] = listen_on(&rt->cfg->listeners[l], err, sizeof(err));
+			if (fds[l] < 0) {
+				gw_log(0, "%s", err);
+				while (l--)
+					close(fds[l]);
+				nw = i;
+				goto out_workers;
+			}
+		}
+		if (worker_init(&w[i], i, rt, fds, rt->cfg->nlisteners)) {
+			gw_log(0, "worker %u: cannot start", i);
+			nw = i + 1;
+			goto out_workers;
+		}
+	}
+	if (health_start(rt)) {
+		gw_log(0, "cannot start the health checker");
+		goto out_workers;
+	}
+	for (unsigned int i = 0; i < nw; i++)
+		if (worker_start(&w[i])) {
+			gw_log(0, "cannot start worker %u", i);
+			nw = i;
+			goto out_health;
+		}
+	for (size_t l = 0; l < rt->cfg->nlisteners; l++)
+		gw_log(1, "listening name=%s address=%s tls=%s", rt->cfg->listeners[l].name,
+		       rt->cfg->listeners[l].addr.text, rt->cfg->listeners[l].tls ? "on" : "off");
+	gw_log(1, "started version=%s config=%s workers=%u pools=%zu routes=%zu", SLUICED_VERSION,
+	       path, nw, rt->cfg->npools, rt->cfg->nroutes);
+
+	for (;;) {
+		struct timespec tick = { 1, 0 };
+		int sig = sigtimedwait(&set, NULL, &tick);
+
+		if (sig == SIGHUP) {
+			rt = reload(path, rt, w, nw);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			uint64_t deadline = loop_clock_ns() + rt->cfg->drain_timeout_ns;
+
+			gw_log(1, "draining signal=%s timeout=%llus", sig == SIGTERM ? "TERM" : "INT",
+			       (unsigned long long)(rt->cfg->drain_timeout_ns / 1000000000ULL));
+			for (unsigned int i = 0; i < nw; i++) {
+				w[i].drain_deadline_ns = deadline;
+				atomic_store(&w[i].drain, true);
+				loop_wake(&w[i].loop);
+			}
+			break;
+		}
+	}
+	ret = 0;
+out_health:
+	for (unsigned int i = 0; i < nw; i++) {
+		atomic_store(&w[i].drain, true);
+		loop_wake(&w[i].loop);
+		pthread_join(w[i].thread, NULL);
+	}
+	health_stop();
+	nw = rt->cfg->workers;
+out_workers:
+	for (unsigned int i = 0; i < nw; i++)
+		worker_fini(&w[i]);
+out:
+	free(w);
+	free(fds);
+	runtime_put(rt);
+	gw_log(1, "stopped");
+	return ret;
+}

@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The client side of a request: TLS handshake, strict head and body
+ * reading, routing, then relaying the upstream's response as it arrives.
+ *
+ * A connection handles one request at a time; pipelined bytes wait in the
+ * input buffer until the response before them is done. While a request is
+ * upstream only end-of-stream is watched, so a client that goes away has
+ * its upstream request aborted at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <cjson/cJSON.h>
+#include "gw/gw.h"
+
+static void client_step(struct client *c);
+
+static size_t max_out(void)
+{
+	return 64 * 1024 * 1024;	/* a local response never nears it; relays pause at GW_OUT_HIGH */
+}
+
+static const struct cfg_http *http_cfg(struct client *c)
+{
+	return &c->w->view->rt->cfg->http;
+}
+
+/* What the client's socket must wait for, from the state and TLS's wants. */
+static void client_events(struct client *c)
+{
+	uint32_t ev = EPOLLRDHUP;
+
+	switch (c->state) {
+	case C_HANDSHAKE:
+		ev |= c->st.want_write ? EPOLLOUT : EPOLLIN;
+		break;
+	case C_HEAD:
+	case C_BODY:
+		ev |= EPOLLIN;
+		break;
+	default:
+		break;
+	}
+	if (buf_used(&c->out))
+		ev |= EPOLLOUT;
+	if (c->st.want_read)
+		ev |= EPOLLIN;
+	io_set(&c->w->loop, &c->io, ev);
+}
+
+static void client_free(void *obj)
+{
+	struct client *c = obj;
+
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->head);
+	buf_free(&c->body);
+	free(c->model);
+	free(c->upstream_body);
+	free(c);
+}
+
+/* Ends the request's hold on its view (and the view itself when it was the last). */
+static void request_end(struct client *c)
+{
+	if (c->view) {
+		struct view *v = c->view;
+
+		c->view = NULL;
+		v->users--;
+		view_release(c->w, v);
+	}
+	free(c->model);
+	c->model = NULL;
+	free(c->upstream_body);
+	c->upstream_body = NULL;
+	buf_reset(&c->body);
+}
+
+void client_close(struct client *c)
+{
+	struct worker *w = c->w;
+
+	if (c->state == C_CLOSED)
+		return;
+	if (c->up)
+		upstream_abort(c->up);
+	c->up = NULL;
+	if (c->state == C_QUEUED) {
+		for (struct waiter **p = &w->waiting; *p; p = &(*p)->next)
+			if ((*p)->c == c) {
+				struct waiter *dead = *p;
+
+				*p = dead->next;
+				free(dead);
+				break;
+			}
+		w->waiting_tail = NULL;
+		for (struct waiter *q = w->waiting; q; q = q->next)
+			w->waiting_tail = q;
+	}
+	request_end(c);
+	c->state = C_CLOSED;
+	timer_disarm(&w->loop, &c->timer);
+	io_del(&w->loop, &c->io);
+	stream_close(&c->st);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nclients--;
+	loop_defer(&w->loop, client_free, c);
+}
+
+/* Writes what is pending. 0, or -errno when the connection is dead. */
+static int client_flush(struct client *c)
+{
+	while (buf_used(&c->out)) {
+		ssize_t n = stream_write(&c->st, buf_head(&c->out), buf_used(&c->out));
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n;
+		buf_consume(&c->out, n);
+	}
+	if (c->up && c->up->paused && buf_used(&c->out) < GW_OUT_LOW)
+		upstream_resume(c->up);
+	return 0;
+}
+
+/* Answers with an error of our own; the connection closes after it unless keep. */
+static void client_fail(struct client *c, unsigned int status, const char *type, const char *code,
+			const char *msg, bool keep)
+{
+	unsigned int retry_after = status == 503 || status == 429 ? 1 : 0;
+
+	c->status = status;
+	c->w->st.errors++;
+	if (!keep || c->w->drain)
+		c->close_after = true;
+	api_error(&c->out, c->api, status, type, code, msg, c->request_id, !c->close_after,
+		  retry_after);
+	c->state = C_LOCAL;
+	request_end(c);
+	if (gw_verbose)
+		gw_log(2, "worker=%d client=%s id=%s status=%u error=\"%s\"", c->w->id, c->peer_text,
+		       c->request_id, status, msg);
+	if (client_flush(c)) {
+		client_close(c);
+		return;
+	}
+	client_step(c);
+}
+
+/* Refusal of the parser (negative status) as an error response that closes. */
+static void client_refuse(struct client *c, int err, const char *why)
+{
+	unsigned int status = -err;
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "malformed request: %s", why ? why : http_reason(status));
+	client_fail(c, status, "invalid_request_error", NULL, msg, false);
+}
+
+static void new_request_id(struct client *c)
+{
+	const struct http1_header *h = http1_find(&c->req, "x-request-id", NULL);
+	uint64_t a, b;
+
+	if (h && h->value_len && h->value_len <= GW_REQUEST_ID_MAX) {
+		size_t i;
+
+		for (i = 0; i < h->value_len; i++)
+			if (!http1_is((unsigned char)h->value[i], HTTP1_C_TCHAR))
+				break;
+		if (i == h->value_len) {
+			memcpy(c->request_id, h->value, h->value_len);
+			c->request_id[h->value_len] = '\0';
+			return;
+		}
+	}
+	a = worker_rand(c->w);
+	b = worker_rand(c->w);
+	snprintf(c->request_id, sizeof(c->request_id), "%016llx%016llx",
+		 (unsigned long long)a, (unsigned long long)b);
+}
+
+/* The model field of a JSON body; the body is refused if it is not JSON where it must be. */
+static int body_model(struct client *c)
+{
+	cJSON *root, *model;
+	const struct http1_header *ct = http1_find(&c->req, "content-type", NULL);
+	bool json = ct && ct->value_len >= 16 && !strncasecmp(ct->value, "application/json", 16);
+
+	if (!buf_used(&c->body))
+		return 0;
+	if (!json && buf_head(&c->body)[0] != '{')
+		return 0;
+	root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body));
+	if (!root)
+		return json ? -EINVAL : 0;
+	model = cJSON_GetObjectItemCaseSensitive(root, "model");
+	if (cJSON_IsString(model) && model->valuestring)
+		c->model = strdup(model->valuestring);
+	cJSON_Delete(root);
+	return 0;
+}
+
+/* Everything of the request is here: route it and send it upstream. */
+static void dispatch(struct client *c)
+{
+	struct worker *w = c->w;
+	const struct gw_config *cfg;
+	const struct cfg_route *r;
+	uint64_t est;
+	char msg[256];
+
+	c->view = w->view;
+	c->view->users++;
+	cfg = c->view->rt->cfg;
+	c->api = route_api(NULL, &c->req);
+	if (body_model(c)) {
+		client_fail(c, 400, "invalid_request_error", "invalid_json",
+			    "the request body is not valid JSON", true);
+		return;
+	}
+	/* An estimate until the tokenizer counts: about four bytes a token */
+	est = buf_used(&c->body) / 4;
+	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), est);
+	if (c->route < 0) {
+		snprintf(msg, sizeof(msg), "no route for %.*s %.*s", (int)c->req.method_len,
+			 c->req.method_str, (int)(c->req.target_len > 128 ? 128 : c->req.target_len),
+			 c->req.target);
+		client_fail(c, 404, "invalid_request_error", "unknown_url", msg, true);
+		return;
+	}
+	r = &cfg->routes[c->route];
+	c->api = route_api(r, &c->req);
+	if (r->refuse) {
+		snprintf(msg, sizeof(msg), "%.*s is not served here",
+			 (int)(c->req.target_len > 128 ? 128 : c->req.target_len), c->req.target);
+		client_fail(c, 404, "invalid_request_error", "unknown_url", msg, true);
+		return;
+	}
+	c->pool = r->pool;
+	c->pool_step = 0;
+	c->tried = 0;
+	c->attempts = 0;
+	c->tokens = est;
+	c->state = C_UPSTREAM;
+	c->start_ns = w->loop.now_ns;
+	timer_disarm(&w->loop, &c->timer);
+	client_events(c);
+	upstream_start(c);
+}
+
+/* Moves body bytes from the input to the body buffer. 1 when complete, 0 more, <0 refuse. */
+static int take_body(struct client *c)
+{
+	const struct cfg_http *hc = http_cfg(c);
+
+	if (c->req.body == HTTP1_BODY_LENGTH) {
+		uint64_t need = c->req.content_length - buf_used(&c->body);
+		size_t n = buf_used(&c->in) < need ? buf_used(&c->in) : need;
+
+		if (n && buf_append(&c->body, buf_head(&c->in), n, hc->max_body_bytes))
+			return -413;
+		buf_consume(&c->in, n);
+		return buf_used(&c->body) == c->req.content_length;
+	}
+	while (buf_used(&c->in)) {
+		const char *data;
+		size_t used, dlen;
+		int ret = chunked_decode(&c->chunks, buf_head(&c->in), buf_used(&c->in), &used,
+					 &data, &dlen);
+
+		if (ret < 0)
+			return ret;
+		if (ret == CHUNKED_DATA && buf_append(&c->body, data, dlen, hc->max_body_bytes))
+			return -413;
+		buf_consume(&c->in, used);
+		if (ret == CHUNKED_DONE)
+			return 1;
+		if (ret == CHUNKED_MORE && !used)
+			break;
+	}
+	return 0;
+}
+
+static void arm_body_timer(struct client *c)
+{
+	const struct cfg_http *hc = http_cfg(c);
+
+	c->body_start_ns = c->w->loop.now_ns;
+	c->body_deadline_ns = c->body_start_ns + hc->body_timeout_ns;
+	/* Checked each second for the minimum rate, and at the deadline */
+	timer_arm(&c->w->loop, &c->timer,
+		  c->w->loop.now_ns + 1000000000ULL < c->body_deadline_ns ?
+		  c->w->loop.now_ns + 1000000000ULL : c->body_deadline_ns);
+}
+
+/* A complete head is at the front of the input: keep it apart, decide the body. */
+static void head_complete(struct client *c, size_t len)
+{
+	const struct cfg_http *hc = http_cfg(c);
+
+	c->head_len = len;
+	c->keep_alive = c->req.flags & HTTP1_F_KEEP_ALIVE;
+	c->is_head = c->req.method == HTTP1_HEAD;
+	c->api = route_api(NULL, &c->req);
+	new_request_id(c);
+	c->w->st.requests++;
+	if (c->req.flags & HTTP1_F_UPGRADE) {
+		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
+			    false);
+		return;
+	}
+	if (c->req.flags & HTTP1_F_EXPECT_OTHER) {
+		client_fail(c, 417, "invalid_request_error", NULL, "unsupported expectation", false);
+		return;
+	}
+	if (c->req.body == HTTP1_BODY_NONE) {
+		dispatch(c);
+		return;
+	}
+	if (c->req.body == HTTP1_BODY_CHUNKED) {
+		struct chunked_limits lim = {
+			.max_body_bytes = hc->max_body_bytes,
+			.max_ext = CHUNKED_DEF_MAX_EXT,
+			.max_trailer_bytes = CHUNKED_DEF_MAX_TRAILER_BYTES,
+			.max_trailers = CHUNKED_DEF_MAX_TRAILERS,
+		};
+
+		chunked_dec_init(&c->chunks, &lim);
+	}
+	c->state = C_BODY;
+	arm_body_timer(c);
+	if ((c->req.flags & HTTP1_F_EXPECT_CONTINUE) && !buf_used(&c->in) && !c->sent_continue) {
+		buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25, max_out());
+		c->sent_continue = true;
+	}
+}
+
+/*
+ * The head is parsed in place, then copied and parsed again there: body
+ * bytes read later may move the input buffer, and the headers must stay
+ * valid for the whole request.
+ */
+static int parse_head(struct client *c)
+{
+	const struct cfg_http *hc = http_cfg(c);
+	struct http1_limits lim = {
+		.max_header_bytes = hc->max_header_bytes,
+		.max_headers = hc->max_headers < GW_MAX_HEADERS ? hc->max_headers : GW_MAX_HEADERS,
+		.max_request_line = hc->max_request_line,
+		.max_body_bytes = hc->max_body_bytes,
+	};
+	int ret = http1_parse_request(&c->req, buf_head(&c->in), buf_used(&c->in), &lim);
+
+	if (ret <= 0)
+		return ret;
+	buf_reset(&c->head);
+	if (buf_append(&c->head, buf_head(&c->in), ret, ret))
+		return -500;
+	buf_consume(&c->in, ret);
+	http1_msg_reset(&c->req);
+	if (http1_parse_request(&c->req, buf_head(&c->head), buf_used(&c->head), &lim) != ret)
+		return -500;
+	return ret;
+}
+
+/* Handles what the input holds, in the current state. */
+static void client_step(struct client *c)
+{
+	int ret;
+
+	for (;;) {
+		switch (c->state) {
+		case C_HEAD:
+			if (!buf_used(&c->in))
+				goto out;
+			ret = parse_head(c);
+			if (ret == 0)
+				goto out;
+			if (ret < 0) {
+				client_refuse(c, ret, c->req.error);
+				return;
+			}
+			head_complete(c, ret);
+			if (c->state != C_BODY)
+				return;
+			continue;
+		case C_BODY:
+			ret = take_body(c);
+			if (ret < 0) {
+				client_refuse(c, ret, c->req.body == HTTP1_BODY_CHUNKED ?
+						      c->chunks.error : "body too large");
+				return;
+			}
+			if (!ret)
+				goto out;
+			dispatch(c);
+			return;
+		case C_LOCAL:
+			if (buf_used(&c->out))
+				goto out;
+			if (c->close_after || !c->keep_alive || c->w->drain) {
+				client_close(c);
+				return;
+			}
+			/* Ready for the next request, which may be buffered already */
+			c->state = C_HEAD;
+			c->sent_continue = false;
+			c->up = NULL;
+			buf_reset(&c->head);
+			buf_reset(&c->body);
+			http1_msg_reset(&c->req);
+			timer_arm(&c->w->loop, &c->timer,
+				  c->w->loop.now_ns + (buf_used(&c->in) ? http_cfg(c)->header_timeout_ns
+									: http_cfg(c)->idle_timeout_ns));
+			continue;
+		default:
+			goto out;
+		}
+	}
+out:
+	if (c->state != C_CLOSED)
+		client_events(c);
+}
+
+static void client_read(struct client *c)
+{
+	const struct cfg_http *hc = http_cfg(c);
+	/* Room for the longest head, or the body with a chunk's overhead */
+	size_t max = hc->max_header_bytes + hc->max_body_bytes + 64 * 1024;
+	bool was_idle = c->state == C_HEAD && !buf_used(&c->in);
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n;
+
+		if (buf_reserve(&c->in, GW_READ_CHUNK, max)) {
+			/* Input past every bound: the parsers would refuse it; say so */
+			client_refuse(c, c->state == C_HEAD ? -431 : -413, "request too large");
+			return;
+		}
+		n = stream_read(&c->st, buf_tail(&c->in), buf_room(&c->in));
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		c->in.len += n;
+		if ((size_t)n < GW_READ_CHUNK)
+			break;
+	}
+	if (was_idle && buf_used(&c->in))
+		timer_arm(&c->w->loop, &c->timer, c->w->loop.now_ns + hc->header_timeout_ns);
+	client_step(c);
+}
+
+static void client_handshake(struct client *c)
+{
+	int ret = stream_handshake(&c->st);
+
+	if (ret == -EAGAIN) {
+		client_events(c);
+		return;
+	}
+	if (ret) {
+		c->w->st.tls_failed++;
+		if (gw_verbose)
+			gw_log(2, "worker=%d client=%s tls=failed reason=\"%s\"", c->w->id, c->peer_text,
+			       tls_last_error());
+		client_close(c);
+		return;
+	}
+	c->state = C_HEAD;
+	client_read(c);
+}
+
+static void client_io(struct loop *l, struct io *io, uint32_t events)
+{
+	struct client *c = (struct client *)io;
+
+	(void)l;
+	if (events & EPOLLERR) {
+		client_close(c);
+		return;
+	}
+	/* Gone while its request is upstream: abort it now, the model stops working on it */
+	if ((events & (EPOLLRDHUP | EPOLLHUP)) &&
+	    (c->state == C_UPSTREAM || c->state == C_STREAM || c->state == C_QUEUED)) {
+		c->w->st.aborted++;
+		client_close(c);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (client_flush(c)) {
+			client_close(c);
+			return;
+		}
+		if (c->state == C_LOCAL) {
+			client_step(c);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
+		if (c->state == C_HANDSHAKE)
+			client_handshake(c);
+		else if (c->state == C_HEAD || c->state == C_BODY)
+			client_read(c);
+		else if (c->st.want_read && client_flush(c))
+			client_close(c);
+		else if (events & EPOLLHUP)
+			client_close(c);
+	}
+	if (c->state != C_CLOSED)
+		client_events(c);
+}
+
+static void client_timer(struct loop *l, struct timer *t)
+{
+	struct client *c = (struct client *)((char *)t - offsetof(struct client, timer));
+	const struct cfg_http *hc = http_cfg(c);
+
+	switch (c->state) {
+	case C_BODY: {
+		uint64_t secs = (l->now_ns - c->body_start_ns) / 1000000000ULL;
+
+		if (l->now_ns >= c->body_deadline_ns) {
+			client_fail(c, 408, "invalid_request_error", NULL, "request body timed out", false);
+			return;
+		}
+		/* Slow bodies hold memory and a slot: a minimum rate after the first second */
+		if (hc->body_min_rate && secs >= 1 &&
+		    buf_used(&c->body) + buf_used(&c->in) < hc->body_min_rate * secs) {
+			client_fail(c, 408, "invalid_request_error", NULL, "request body too slow", false);
+			return;
+		}
+		timer_arm(l, t, l->now_ns + 1000000000ULL < c->body_deadline_ns ?
+			  l->now_ns + 1000000000ULL : c->body_deadline_ns);
+		return;
+	}
+	case C_HEAD:
+		if (buf_used(&c->in)) {
+			client_fail(c, 408, "invalid_request_error", NULL, "request head timed out", false);
+			return;
+		}
+		client_close(c);	/* an idle keep-alive connection */
+		return;
+	default:
+		client_close(c);
+	}
+}
+
+void client_accept(struct worker *w, int fd, int listener, const struct sockaddr_storage *ss)
+{
+	struct runtime *rt = w->view->rt;
+	struct client *c = calloc(1, sizeof(*c));
+	char host[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->st.fd = fd;
+	c->listener = listener;
+	c->peer = *ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u", host, port);
+	http1_msg_init(&c->req, c->hdr, GW_MAX_HEADERS);
+	timer_init(&c->timer, client_timer);
+	c->api = API_OPENAI;
+	if (rt->tls[listener]) {
+		c->st.ssl = tls_server_ssl(rt->tls[listener], fd);
+		if (!c->st.ssl) {
+			close(fd);
+			free(c);
+			return;
+		}
+		c->state = C_HANDSHAKE;
+	} else {
+		c->state = C_HEAD;
+	}
+	if (io_add(&w->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, client_io)) {
+		stream_close(&c->st);
+		free(c);
+		return;
+	}
+	c->next = w->clients;
+	if (w->clients)
+		w->clients->prev = c;
+	w->clients = c;
+	w->nclients++;
+	w->st.accepted++;
+	timer_arm(&w->loop, &c->timer, w->loop.now_ns + rt->cfg->http.header_timeout_ns);
+	if (c->state == C_HANDSHAKE)
+		client_handshake(c);
+	else
+		client_read(c);
+}
+
+/* --- called by upstream.c --- */
+
+void client_upstream_failed(struct client *c, unsigned int cause, const char *why)
+{
+	unsigned int status = cause & (RETRY_TIMEOUT) ? 504 : cause & RETRY_503 ? 503 : 502;
+	char msg[200];
+
+	c->up = NULL;
+	if (c->response_started) {
+		/* Too late for an error response: cut the connection so the client sees it */
+		client_close(c);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "upstream failed: %s", why);
+	client_fail(c, status, "api_error", status == 503 ? "service_unavailable" : "bad_gateway",
+		    msg, true);
+}
+
+/* Response head from upstream: ours to forward, framed for this client. */
+void client_response_head(struct client *c, struct upconn *u)
+{
+	const struct http1_msg *m = &u->resp;
+	size_t max = max_out();
+	bool chunked_out = false;
+
+	c->state = C_STREAM;
+	c->response_started = true;
+	c->status = m->status;
+	if (c->w->drain)
+		c->close_after = true;
+	buf_printf(&c->out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);
+	for (unsigned int i = 0; i < m->nhdr; i++) {
+		const struct http1_header *h = &m->hdr[i];
+
+		if (http1_is_hop_by_hop(m, h->name, h->name_len) ||
+		    http1_iequal(h->name, h->name_len, "content-length", 14) ||
+		    http1_iequal(h->name, h->name_len, "x-request-id", 12))
+			continue;
+		buf_printf(&c->out, max, "%.*s: %.*s\r\n", (int)h->name_len, h->name,
+			   (int)h->value_len, h->value);
+	}
+	switch (m->body) {
+	case HTTP1_BODY_LENGTH:
+		buf_printf(&c->out, max, "content-length: %llu\r\n",
+			   (unsigned long long)m->content_length);
+		break;
+	case HTTP1_BODY_CHUNKED:
+		chunked_out = true;
+		break;
+	case HTTP1_BODY_CLOSE:
+		/* Re-framed for an HTTP/1.1 client; an HTTP/1.0 one reads to our close */
+		if (c->req.minor >= 1) {
+			chunked_out = true;
+			u->rechunk = true;
+		} else {
+			c->close_after = true;
+		}
+		break;
+	default:
+		if (m->status >= 200 && m->status != 204 && m->status != 304 && !c->is_head)
+			buf_printf(&c->out, max, "content-length: 0\r\n");
+		else if (c->is_head && (m->flags & HTTP1_F_HAS_CL))
+			buf_printf(&c->out, max, "content-length: %llu\r\n",
+				   (unsigned long long)m->content_length);
+		break;
+	}
+	if (chunked_out && !c->is_head)
+		buf_printf(&c->out, max, "transfer-encoding: chunked\r\n");
+	buf_printf(&c->out, max, "x-request-id: %s\r\nconnection: %s\r\n\r\n", c->request_id,
+		   c->close_after || !c->keep_alive ? "close" : "keep-alive");
+	if (client_flush(c))
+		client_close(c);
+	else
+		client_events(c);
+}
+
+void client_response_data(struct client *c, const char *data, size_t len)
+{
+	if (buf_append(&c->out, data, len, max_out())) {
+		client_close(c);
+		return;
+	}
+	if (client_flush(c)) {
+		client_close(c);
+		return;
+	}
+	client_events(c);
+}
+
+/* The response went out whole (clean) or the upstream broke it off (not clean). */
+void client_response_done(struct client *c, bool clean)
+{
+	c->up = NULL;
+	c->w->st.responses++;
+	if (!clean) {
+		client_close(c);
+		return;
+	}
+	if (gw_verbose)
+		gw_log(3, "worker=%d client=%s id=%s status=%u us=%llu", c->w->id, c->peer_text,
+		       c->request_id, c->status,
+		       (unsigned long long)((c->w->loop.now_ns - c->start_ns) / 1000));
+	c->state = C_LOCAL;
+	c->response_started = false;
+	request_end(c);
+	client_step(c);
+}
+
+/* Queued requests get another pick, or their 503 once their wait is over. */
+void client_retry_queued(struct worker *w)
+{
+	struct waiter *list = w->waiting, *next;
+
+	w->waiting = w->waiting_tail = NULL;
+	for (struct waiter *q = list; q; q = next) {
+		struct client *c = q->c;
+
+		next = q->next;
+		free(q);
+		if (c->state != C_QUEUED)
+			continue;
+		if (w->loop.now_ns >= c->queued_until_ns) {
+			c->w->st.shed++;
+			client_fail(c, 503, "api_error", "overloaded",
+				    "all backends are busy; retry later", true);
+			continue;
+		}
+		c->state = C_UPSTREAM;
+		upstream_start(c);
+	}
+}

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* What a config needs at run time: TLS contexts, pool balancers, health state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "gw/gw.h"
+
+static _Atomic uint64_t generations;
+
+static void runtime_free(struct runtime *rt)
+{
+	const struct gw_config *cfg = rt->cfg;
+
+	for (size_t i = 0; rt->tls && i < cfg->nlisteners; i++)
+		tls_server_free(rt->tls[i]);
+	for (size_t p = 0; p < cfg->npools; p++) {
+		if (rt->pools && rt->pools[p])
+			pool__free(rt->pools[p]);
+		if (rt->up_ctx && rt->up_ctx[p]) {
+			for (size_t b = 0; b < cfg->pools[p].nbackends; b++)
+				SSL_CTX_free(rt->up_ctx[p][b]);
+			free(rt->up_ctx[p]);
+		}
+		if (rt->health)
+			free(rt->health[p]);
+	}
+	free(rt->tls);
+	free(rt->pools);
+	free(rt->up_ctx);
+	free(rt->health);
+	config_free(rt->cfg);
+	free(rt);
+}
+
+struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt) {
+		config_free(cfg);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	rt->cfg = cfg;
+	atomic_init(&rt->refs, 1);
+	rt->generation = atomic_fetch_add(&generations, 1) + 1;
+	rt->tls = calloc(cfg->nlisteners, sizeof(*rt->tls));
+	rt->pools = calloc(cfg->npools, sizeof(*rt->pools));
+	rt->up_ctx = calloc(cfg->npools, sizeof(*rt->up_ctx));
+	rt->health = calloc(cfg->npools, sizeof(*rt->health));
+	if (!rt->tls || !rt->pools || !rt->up_ctx || !rt->health)
+		goto oom;
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		if (!cfg->listeners[i].tls)
+			continue;
+		rt->tls[i] = tls_server_new(cfg->listeners[i].tls, cfg->listeners[i].name, err, errlen);
+		if (!rt->tls[i])
+			goto fail;
+	}
+	for (size_t p = 0; p < cfg->npools; p++) {
+		const struct cfg_pool *pc = &cfg->pools[p];
+
+		rt->pools[p] = pool__new(pc);
+		if (!rt->pools[p]) {
+			snprintf(err, errlen, "pools.%s: %s", pc->name, strerror(errno));
+			goto fail;
+		}
+		rt->up_ctx[p] = calloc(pc->nbackends, sizeof(**rt->up_ctx));
+		rt->health[p] = calloc(pc->nbackends, sizeof(**rt->health));
+		if (!rt->up_ctx[p] || !rt->health[p])
+			goto oom;
+		for (size_t b = 0; b < pc->nbackends; b++) {
+			atomic_init(&rt->health[p][b].active_up, 1);
+			if (!pc->backends[b].tls)
+				continue;
+			rt->up_ctx[p][b] = tls_client_ctx_new(&pc->backends[b], err, errlen);
+			if (!rt->up_ctx[p][b]) {
+				char why[256];
+
+				snprintf(why, sizeof(why), "%s", err);
+				snprintf(err, errlen, "pools.%s.backends[%zu]: %s", pc->name, b, why);
+				goto fail;
+			}
+		}
+	}
+	return rt;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	runtime_free(rt);
+	return NULL;
+}
+
+void runtime_get(struct runtime *rt)
+{
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+}
+
+void runtime_put(struct runtime *rt)
+{
+	if (rt && atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1)
+		runtime_free(rt);
+}
