@@ -3,6 +3,7 @@
 # V=1 shows the commands; SAN=1 builds with ASan+UBSan into build/san.
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 PREFIX     ?= /usr/local
