@@ -25,7 +25,7 @@
 
 struct chunked_limits {
 	uint64_t max_body_bytes;	/* data bytes: 413 past it; 0: no bound */
-	size_t max_ext;			/* extension bytes on one size line: 400 past it */
+	size_t max_ext;			/* bytes after a size's digits, CR aside: 400 past */
 	size_t max_trailer_bytes;	/* the trailer section, final CRLF included: 400 past it */
 	unsigned int max_trailers;	/* trailer field lines: 400 past it */
 };

@@ -26,6 +26,7 @@
 #define HTTP1_DEF_MAX_HEADERS		100
 #define HTTP1_DEF_MAX_REQUEST_LINE	(8 * 1024)
 
+/* All three head bounds must be set: 0 would refuse everything. */
 struct http1_limits {
 	size_t max_header_bytes;	/* the whole head, start line to blank line: 431 past it */
 	unsigned int max_headers;	/* field lines: 431 past it */
@@ -144,6 +145,7 @@ bool http1_list_has(const char *list, size_t list_len, const char *tok, size_t t
  */
 bool http1_is_hop_by_hop(const struct http1_msg *m, const char *name, size_t len);
 
+/* Same bytes, ASCII case-insensitive (never the locale's idea of case). */
 bool http1_iequal(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Byte classes shared by the head, chunked and trailer parsers. */
