@@ -111,7 +111,7 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 		     EVP_CIPHER_CTX *ctx, EVP_MAC_CTX *hctx, int enc)
 {
 	struct tls_server *ts = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	OSSL_PARAM params[2];
+	OSSL_PARAM params[3];
 	struct ticket_key *k = NULL;
 	int ret = 1;
 
@@ -134,11 +134,11 @@ static int ticket_cb(SSL *ssl, unsigned char key_name[16], unsigned char iv[EVP_
 			ret = 2;	/* valid, but renew under the current key */
 	}
 	if (k && ret > 0) {
+		/* OpenSSL initialises the MAC itself: only key and digest are ours to set */
 		params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k->hmac, 32);
-		params[1] = OSSL_PARAM_construct_end();
+		params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+		params[2] = OSSL_PARAM_construct_end();
 		if (!EVP_MAC_CTX_set_params(hctx, params))
-			ret = -1;
-		else if (!EVP_MAC_init(hctx, NULL, 0, NULL))
 			ret = -1;
 	}
 	pthread_rwlock_unlock(&ts->lock);
