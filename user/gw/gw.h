@@ -141,6 +141,8 @@ struct client {
 	uint64_t tried;			/* backends tried in the current pool */
 	uint64_t tokens;		/* estimated, held on the backend */
 	char *model;			/* from the body, NULL if none */
+	char *user;			/* the body's "user", for session affinity */
+	struct buf prompt_head;		/* leading prompt text, for prefix affinity */
 	char *upstream_body;		/* body as sent (model rewritten), or NULL: body as is */
 	size_t upstream_body_len;
 	char request_id[GW_REQUEST_ID_MAX + 1];

@@ -61,7 +61,9 @@ static void client_free(void *obj)
 	buf_free(&c->out);
 	buf_free(&c->head);
 	buf_free(&c->body);
+	buf_free(&c->prompt_head);
 	free(c->model);
+	free(c->user);
 	free(c->upstream_body);
 	free(c);
 }
@@ -78,6 +80,9 @@ static void request_end(struct client *c)
 	}
 	free(c->model);
 	c->model = NULL;
+	free(c->user);
+	c->user = NULL;
+	buf_reset(&c->prompt_head);
 	free(c->upstream_body);
 	c->upstream_body = NULL;
 	buf_reset(&c->body);
@@ -194,10 +199,56 @@ static void new_request_id(struct client *c)
 		 (unsigned long long)a, (unsigned long long)b);
 }
 
-/* The model field of a JSON body; the body is refused if it is not JSON where it must be. */
+#define PROMPT_HEAD_MAX	4096
+
+static void prompt_add(struct buf *b, const cJSON *v)
+{
+	const cJSON *part;
+
+	if (buf_used(b) >= PROMPT_HEAD_MAX)
+		return;
+	if (cJSON_IsString(v)) {
+		size_t n = strlen(v->valuestring);
+
+		if (n > PROMPT_HEAD_MAX - buf_used(b))
+			n = PROMPT_HEAD_MAX - buf_used(b);
+		buf_append(b, v->valuestring, n, PROMPT_HEAD_MAX);
+		return;
+	}
+	/* Arrays of strings (prompt, input) or of parts {"type":"text","text":...} */
+	cJSON_ArrayForEach(part, v) {
+		if (cJSON_IsString(part))
+			prompt_add(b, part);
+		else if (cJSON_IsObject(part))
+			prompt_add(b, cJSON_GetObjectItemCaseSensitive(part, "text"));
+	}
+}
+
+/*
+ * The start of what the model reads, in order: instructions and system,
+ * then each message's content, or the prompt/input of the other APIs.
+ * Requests that share it can share a backend's KV cache.
+ */
+static void prompt_head(struct buf *b, const cJSON *root)
+{
+	static const char *const keys[] = { "instructions", "system", "prompt", "input" };
+	const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages"), *m;
+
+	for (size_t i = 0; i < 2; i++)
+		prompt_add(b, cJSON_GetObjectItemCaseSensitive(root, keys[i]));
+	cJSON_ArrayForEach(m, msgs)
+		prompt_add(b, cJSON_GetObjectItemCaseSensitive(m, "content"));
+	for (size_t i = 2; i < 4; i++)
+		prompt_add(b, cJSON_GetObjectItemCaseSensitive(root, keys[i]));
+}
+
+/*
+ * The model and user fields of a JSON body; the body is refused if it is
+ * not JSON where it must be.
+ */
 static int body_model(struct client *c)
 {
-	cJSON *root, *model;
+	cJSON *root, *model, *user;
 	const struct http1_header *ct = http1_find(&c->req, "content-type", NULL);
 	bool json = ct && ct->value_len >= 16 && !strncasecmp(ct->value, "application/json", 16);
 
@@ -211,6 +262,10 @@ static int body_model(struct client *c)
 	model = cJSON_GetObjectItemCaseSensitive(root, "model");
 	if (cJSON_IsString(model) && model->valuestring)
 		c->model = strdup(model->valuestring);
+	user = cJSON_GetObjectItemCaseSensitive(root, "user");
+	if (cJSON_IsString(user) && user->valuestring)
+		c->user = strdup(user->valuestring);
+	prompt_head(&c->prompt_head, root);
 	cJSON_Delete(root);
 	return 0;
 }

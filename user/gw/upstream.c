@@ -363,14 +363,19 @@ int upstream_start(struct client *c)
 		const struct cfg_pool *pc = &cfg->pools[c->pool];
 
 		if (pc->algorithm == LB_PREFIX) {
-			key.data = buf_head(&c->body);
-			key.len = buf_used(&c->body);
-		} else if (pc->algorithm == LB_SESSION && pc->session_header) {
-			const struct http1_header *h = http1_find(&c->req, pc->session_header, NULL);
+			key.data = buf_head(&c->prompt_head);
+			key.len = buf_used(&c->prompt_head);
+		} else if (pc->algorithm == LB_SESSION) {
+			const struct http1_header *h = pc->session_header ?
+				http1_find(&c->req, pc->session_header, NULL) : NULL;
 
+			/* The session header, else the body's "user" */
 			if (h) {
 				key.data = h->value;
 				key.len = h->value_len;
+			} else if (c->user) {
+				key.data = c->user;
+				key.len = strlen(c->user);
 			}
 		}
 		idx = pool__pick(p, &c->view->cursors[c->pool], &key, c->tokens, c->tried, &why);
