@@ -56,7 +56,7 @@ for bin in "$B"/tests/test_*; do
 	[ -n "$only" ] && [[ $bin != *$only* ]] && continue
 	run_cmocka "$bin"
 done
-for t in tests/cli/*.sh tests/e2e/*.sh; do
+for t in tests/cli/*.sh tests/mock/test_*.sh tests/e2e/*.sh; do
 	[ -f "$t" ] || continue
 	[ -n "$only" ] && [[ $t != *$only* ]] && continue
 	run_tap "$t"

@@ -12,9 +12,9 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION	1
+#define SLUICE_ABI_VERSION	2
 #define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
-#define SLUICE_PIN_DIR		SLUICE_PIN_ROOT "/v1"
+#define SLUICE_PIN_DIR		SLUICE_PIN_ROOT "/v2"
 #define SLUICE_PROG_NAME	"sluice_xdp"
 
 #define SLUICE_CONFIG_MAGIC	0x534c4331	/* "SLC1" */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ctl.h"
+#include "lib/throttle.h"
 #include "lib/xdpconf.h"
 
 static int config_show(int argc, char **argv)
@@ -66,6 +67,7 @@ static int config_set(int argc, char **argv)
 	struct sluice_config cfg;
 	struct dataplane dp;
 	char buf[512];
+	__u32 old_prefix;
 	int ret, err;
 
 	if (argc < 2)
@@ -88,10 +90,14 @@ static int config_set(int argc, char **argv)
 	if ((ret = ctl_open(&dp, DP_LOCK, what)))
 		return ret;
 	err = dp_config_get(&dp, &cfg);
+	old_prefix = cfg.v6_prefix;
 	if (!err)
 		err = xdpconf_set(&cfg, k, argv[1], &why);
 	if (!err)
 		err = dp_config_put(&dp, &cfg);
+	/* v6 verdicts are keyed by the source prefix: move them to the new one */
+	if (!err && cfg.v6_prefix != old_prefix)
+		err = throttle_rekey_v6(&dp, cfg.v6_prefix);
 	dataplane_close(&dp);
 	if (err)
 		return fail("%s: %s: %s", what, k->name, strerror(-err));

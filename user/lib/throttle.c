@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "duration.h"
@@ -116,4 +117,50 @@ int throttle_flush(struct dataplane *dp, int expired_only, size_t *n)
 	walk_one(dp, SLUICE_AF_INET, now, n, NULL, NULL);
 	walk_one(dp, SLUICE_AF_INET6, now, n, NULL, NULL);
 	return 0;
+}
+
+int throttle_rekey_v6(struct dataplane *dp, __u32 new_prefix)
+{
+	int fd = dp->fd[DP_THROTTLE_V6];
+	struct sluice_throttle t, have;
+	struct sluice_v6 *keys = NULL, *tmp;
+	struct sluice_v6 key, next;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	struct cidr c;
+	int err = 0;
+
+	/* Collected first: the walk would meet the moved entries again */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			tmp = realloc(keys, cap * sizeof(*keys));
+			if (!tmp) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = tmp;
+		}
+		keys[n++] = next;
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &t))
+			continue;
+		memset(&c, 0, sizeof(c));
+		c.family = SLUICE_AF_INET6;
+		memcpy(c.addr, keys[i].addr, sizeof(c.addr));
+		cidr_mask(&c, new_prefix);
+		if (!memcmp(c.addr, keys[i].addr, sizeof(c.addr)))
+			continue;
+		bpf_map_delete_elem(fd, &keys[i]);
+		if (!bpf_map_lookup_elem(fd, c.addr, &have) &&
+		    (!have.expires_ns || (t.expires_ns && have.expires_ns >= t.expires_ns)))
+			continue;
+		if (bpf_map_update_elem(fd, c.addr, &t, BPF_ANY) && !err)
+			err = -errno;
+	}
+	free(keys);
+	return err;
 }

@@ -17,6 +17,12 @@ int throttle_del(struct dataplane *dp, const struct cidr *c);
 /* cb gets the key as a prefix (/32, or /v6_prefix). */
 int throttle_walk(struct dataplane *dp,
 		  int (*cb)(const struct cidr *c, const struct sluice_throttle *t, void *arg), void *arg);
+/*
+ * After ipv6-prefix changed to new_prefix: moves each v6 verdict to the key
+ * of its address under the new prefix (two that meet keep the later expiry).
+ */
+int throttle_rekey_v6(struct dataplane *dp, __u32 new_prefix);
+
 /* Deletes every verdict, or only the expired ones; *n gets the count. */
 int throttle_flush(struct dataplane *dp, int expired_only, size_t *n);
 
