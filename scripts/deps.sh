@@ -5,8 +5,8 @@ set -eu
 
 build="make clang llvm gcc libc6-dev gcc-multilib pkg-config libbpf-dev libxdp-dev
  bpftool libelf-dev zlib1g-dev libmnl-dev libssl-dev libcjson-dev"
-test="libcmocka-dev iproute2 iputils-ping xdp-tools jq curl python3 socat procps"
-bench="netsniff-ng nftables wrk sysstat"
+test="libcmocka-dev iproute2 iputils-ping xdp-tools jq curl python3 socat procps openssl"
+bench="netsniff-ng nftables wrk sysstat nginx haproxy"
 
 case "${1:-all}" in
 build) want="$build" ;;
@@ -21,6 +21,11 @@ for p in $want; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in *" installed") ;; *) missing="$missing $p" ;; esac
 done
+# The SDK tests need node and npm; an image's own node (e.g. a nodesource
+# build, which bundles npm) is as good as Debian's nodejs + npm.
+case "${1:-all}" in
+test|bench|all) command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
