@@ -107,6 +107,22 @@ static __always_inline void resolve_limit(const struct sluice_config *cfg,
 	*lim = l ? *l : cfg->def;
 }
 
+/* This CPU's state, its one-second window rolled forward to now. */
+static __always_inline struct sluice_cpustate *cpu_window(__u64 now)
+{
+	__u32 zero = 0;
+	struct sluice_cpustate *cs = bpf_map_lookup_elem(&cpustate, &zero);
+
+	if (cs && now - cs->window_ns >= NSEC_PER_SEC) {
+		cs->window_ns = now;
+		cs->newsrc = 0;
+		cs->newtop = 0;
+		cs->drops = 0;
+		cs->events = 0;
+	}
+	return cs;
+}
+
 /*
  * Admits one new source on this CPU if the per-second cap allows. Capping
  * insertions keeps a flood of spoofed sources from evicting the buckets of
@@ -114,21 +130,15 @@ static __always_inline void resolve_limit(const struct sluice_config *cfg,
  * Buckets and top entries have budgets of their own, so a flood of blocked
  * sources (which only ever get top entries) cannot starve new clients.
  */
-static __always_inline int newsrc_admit(const struct sluice_config *cfg, __u64 now, int for_top)
+static __always_inline int newsrc_admit(const struct sluice_config *cfg,
+					struct sluice_cpustate *cs, int for_top)
 {
-	__u32 zero = 0;
-	struct sluice_cpustate *cs = bpf_map_lookup_elem(&cpustate, &zero);
 	__u64 *used;
 
 	if (!cs)
 		return 0;
 	if (!cfg->new_source_cap)
 		return 1;
-	if (now - cs->window_ns >= NSEC_PER_SEC) {
-		cs->window_ns = now;
-		cs->newsrc = 0;
-		cs->newtop = 0;
-	}
 	used = for_top ? &cs->newtop : &cs->newsrc;
 	if (*used >= cfg->new_source_cap) {
 		if (for_top)
@@ -152,14 +162,23 @@ static __always_inline __u32 bucket_charge(struct sluice_bucket *b, const struct
 	return SLUICE_R_PASS;
 }
 
-/* Per-source limits: the source's own bucket, or the shared one when untracked. */
+/*
+ * Per-source limits: the source's own bucket, or the shared one when
+ * untracked. GCRA needs the precise clock; everything else makes do with
+ * the coarse one (a tick of lag on an expiry is harmless).
+ */
 static __always_inline __u32 check_limits(const struct sluice_config *cfg, const struct pkt *p,
-					  __u64 now)
+					  __u64 coarse)
 {
 	struct sluice_bucket *b, nb = {};
 	struct sluice_src overflow = {};
 	__u32 reason;
+	__u64 now;
 
+	/* Nothing configured: no bucket to look up, no clock to read */
+	if (!cfg->nr_limits && !cfg->def.pkt.interval_ns && !cfg->def.syn.interval_ns)
+		return SLUICE_R_PASS;
+	now = bpf_ktime_get_ns();
 	b = bpf_map_lookup_elem(&buckets, &p->src);
 	if (b) {
 		if (b->gen != cfg->limits_gen) {
@@ -174,7 +193,7 @@ static __always_inline __u32 check_limits(const struct sluice_config *cfg, const
 		return SLUICE_R_PASS;
 	nb.gen = cfg->limits_gen;
 
-	if (newsrc_admit(cfg, now, 0)) {
+	if (newsrc_admit(cfg, cpu_window(coarse), 0)) {
 		bpf_map_update_elem(&buckets, &p->src, &nb, BPF_NOEXIST);
 		b = bpf_map_lookup_elem(&buckets, &p->src);
 		/* An insert that failed leaves the source unjudged this once */
@@ -206,11 +225,12 @@ static __always_inline __u32 judge(const struct sluice_config *cfg, struct pkt *
 	struct sluice_throttle *t;
 
 	if (p->src.family == SLUICE_AF_INET) {
-		if (lpm4_match(&allow_v4, p->src.addr[0], now))
+		if ((cfg->present & SLUICE_P_ALLOW_V4) && lpm4_match(&allow_v4, p->src.addr[0], now))
 			return SLUICE_R_ALLOW;
-		if (lpm4_match(&block_v4, p->src.addr[0], now))
+		if ((cfg->present & SLUICE_P_BLOCK_V4) && lpm4_match(&block_v4, p->src.addr[0], now))
 			return SLUICE_R_BLOCK;
-		t = bpf_map_lookup_elem(&throttle_v4, &p->src.addr[0]);
+		t = cfg->present & SLUICE_P_THROTTLE_V4 ?
+			bpf_map_lookup_elem(&throttle_v4, &p->src.addr[0]) : NULL;
 	} else {
 		__u32 full[4];
 
@@ -220,17 +240,18 @@ static __always_inline __u32 judge(const struct sluice_config *cfg, struct pkt *
 		 */
 		__builtin_memcpy(full, p->src.addr, sizeof(full));
 		mask_v6(p->src.addr, cfg->v6_prefix);
-		if (lpm6_match(&allow_v6, full, now))
+		if ((cfg->present & SLUICE_P_ALLOW_V6) && lpm6_match(&allow_v6, full, now))
 			return SLUICE_R_ALLOW;
-		if (lpm6_match(&block_v6, full, now))
+		if ((cfg->present & SLUICE_P_BLOCK_V6) && lpm6_match(&block_v6, full, now))
 			return SLUICE_R_BLOCK;
-		t = bpf_map_lookup_elem(&throttle_v6, p->src.addr);
+		t = cfg->present & SLUICE_P_THROTTLE_V6 ?
+			bpf_map_lookup_elem(&throttle_v6, p->src.addr) : NULL;
 	}
 
 	if (t && (!t->expires_ns || t->expires_ns > now)) {
 		if (!t->cap.interval_ns)
 			return SLUICE_R_THROTTLE;
-		if (gcra_take(&t->tat_ns, &t->cap, now))
+		if (gcra_take(&t->tat_ns, &t->cap, bpf_ktime_get_ns()))
 			return SLUICE_R_THROTTLE_CAP;
 	}
 
@@ -256,25 +277,38 @@ static __always_inline void count(__u32 reason, __u32 len, int dry)
 	}
 }
 
-/* Per-source drop counters for top, and one sampled event per source per second. */
+/*
+ * Per-source drop counters for top, and one sampled event per source per
+ * second. Exact up to SLUICE_TOP_EXACT drops per CPU-second; past that
+ * (a flood, often of spoofed sources, each a cache miss) one drop in
+ * SLUICE_TOP_SAMPLE is recorded for all of them.
+ */
 static __always_inline void record_drop(struct xdp_md *ctx, const struct sluice_config *cfg,
 					const struct pkt *p, __u32 reason, __u64 now, int dry)
 {
+	struct sluice_cpustate *cs = cpu_window(now);
 	struct sluice_top *t, nt = {};
 	struct sluice_event *ev;
-	__u64 last;
+	__u64 last, weight = 1;
 
+	if (!cs)
+		return;
+	if (++cs->drops > SLUICE_TOP_EXACT) {
+		if (cs->drops & (SLUICE_TOP_SAMPLE - 1))
+			return;
+		weight = SLUICE_TOP_SAMPLE;
+	}
 	t = bpf_map_lookup_elem(&top, &p->src);
 	if (!t) {
-		if (!newsrc_admit(cfg, now, 1))
+		if (!newsrc_admit(cfg, cs, 1))
 			return;
 		bpf_map_update_elem(&top, &p->src, &nt, BPF_NOEXIST);
 		t = bpf_map_lookup_elem(&top, &p->src);
 		if (!t)
 			return;
 	}
-	__sync_fetch_and_add(&t->packets, 1);
-	__sync_fetch_and_add(&t->bytes, p->len);
+	__sync_fetch_and_add(&t->packets, weight);
+	__sync_fetch_and_add(&t->bytes, p->len * weight);
 	t->last_ns = now;
 	t->reason = reason;
 
@@ -283,15 +317,16 @@ static __always_inline void record_drop(struct xdp_md *ctx, const struct sluice_
 		return;
 	if (__sync_val_compare_and_swap(&t->last_event_ns, last, now) != last)
 		return;
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		__u32 zero = 0;
-		struct sluice_cpustate *cs = bpf_map_lookup_elem(&cpustate, &zero);
-
-		if (cs)
-			cs->events_lost++;
+	if (cs->events >= SLUICE_EVENTS_PER_SEC) {
+		cs->events_lost++;
 		return;
 	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		cs->events_lost++;
+		return;
+	}
+	cs->events++;
 	ev->ts_ns = now;
 	ev->src = p->src;
 	ev->reason = reason;
@@ -328,7 +363,8 @@ int sluice_xdp(struct xdp_md *ctx)
 		return spare ? XDP_PASS : XDP_DROP;
 	}
 
-	now = bpf_ktime_get_ns();
+	/* Expiry, windows and top need no better than a tick; GCRA reads its own clock */
+	now = bpf_ktime_get_coarse_ns();
 	reason = judge(cfg, &p, now);
 	if (reason < SLUICE_R_FIRST_DROP) {
 		count(reason, p.len, 0);

@@ -12,9 +12,9 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION	2
+#define SLUICE_ABI_VERSION	3
 #define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
-#define SLUICE_PIN_DIR		SLUICE_PIN_ROOT "/v2"
+#define SLUICE_PIN_DIR		SLUICE_PIN_ROOT "/v3"
 #define SLUICE_PROG_NAME	"sluice_xdp"
 
 #define SLUICE_CONFIG_MAGIC	0x534c4331	/* "SLC1" */
@@ -64,6 +64,28 @@ enum sluice_origin {
 	SLUICE_ORIGIN_SYNC,
 	SLUICE_ORIGIN_MAX
 };
+
+/*
+ * config.present: which lists may hold entries. Userspace sets a bit before
+ * it inserts and clears it only once the map is empty, so the program can
+ * skip the lookup (a cache miss per new source) of an empty map.
+ */
+#define SLUICE_P_ALLOW_V4	(1U << 0)
+#define SLUICE_P_ALLOW_V6	(1U << 1)
+#define SLUICE_P_BLOCK_V4	(1U << 2)
+#define SLUICE_P_BLOCK_V6	(1U << 3)
+#define SLUICE_P_THROTTLE_V4	(1U << 4)
+#define SLUICE_P_THROTTLE_V6	(1U << 5)
+#define SLUICE_P_ALL		0x3f
+
+/*
+ * Drops per CPU per second recorded in top one by one; past it, one in
+ * SLUICE_TOP_SAMPLE is recorded with that weight, so a spoofed flood
+ * cannot spend a cache miss per packet. Sampled events are capped per CPU.
+ */
+#define SLUICE_TOP_EXACT	10000
+#define SLUICE_TOP_SAMPLE	64
+#define SLUICE_EVENTS_PER_SEC	1000
 
 /* config.flags */
 #define SLUICE_F_DRY_RUN	(1U << 0)	/* count what would drop, drop nothing */
@@ -174,9 +196,11 @@ struct sluice_cpustate {
 	__u64 window_ns;	/* start of the current one-second window */
 	__u64 newsrc;		/* new buckets admitted in this window */
 	__u64 newtop;		/* new top entries admitted in this window */
+	__u64 drops;		/* drops in this window (top sampling) */
+	__u64 events;		/* events sent in this window */
 	__u64 newsrc_denied;	/* packets of sources refused a bucket, ever */
 	__u64 top_denied;	/* drops of sources refused a top entry, ever */
-	__u64 events_lost;	/* sampled events the ring buffer had no room for */
+	__u64 events_lost;	/* events not sent: ring buffer full, or over the per-CPU rate */
 };
 
 /* How an interface is attached, as recorded in ifaces. */
@@ -216,7 +240,7 @@ struct sluice_config {
 	__u32 limits_gen;	/* bumped on each limit change */
 	__u32 nr_ports;		/* protected ports set; 0: limits apply to all */
 	__u32 nr_limits;	/* entries in limits_v4 + limits_v6 */
-	__u32 pad;
+	__u32 present;		/* SLUICE_P_*: lists that may hold entries */
 	struct sluice_limit def;	/* default per-source limit */
 	__u64 ports[SLUICE_PORT_WORDS];	/* bitmap of protected destination ports */
 };

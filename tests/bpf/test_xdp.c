@@ -119,6 +119,8 @@ static int fixture_load(__u32 slot)
 	memset(&fx.cfg, 0, sizeof(fx.cfg));
 	fx.cfg.magic = SLUICE_CONFIG_MAGIC;
 	fx.cfg.v6_prefix = 64;
+	/* Every list marked as maybe holding entries, as userspace does on insert */
+	fx.cfg.present = SLUICE_P_ALL;
 	config_push();
 	return 0;
 }
@@ -205,6 +207,15 @@ static const char *src_str(const struct sluice_src *s, char *buf, size_t len)
 	else
 		inet_ntop(s->family == SLUICE_AF_INET ? AF_INET : AF_INET6, s->addr, buf, len);
 	return buf;
+}
+
+/* The program's clock for expiry, windows and top (bpf_ktime_get_coarse_ns) */
+static __u64 coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
 static __u64 mono_ns(void)
@@ -1660,14 +1671,14 @@ static void test_top_counts_drops_per_source(void **state)
 
 	(void)state;
 	rule_add(BLOCK, "10.9.0.0/16", NEVER);
-	t0 = mono_ns();
+	t0 = coarse_ns();
 	FRAME(&b, "10.9.0.1", IP4, UDP(53));
 	frame_expect("10.9.0.1", &b, 5, XDP_DROP, SLUICE_R_BLOCK);
 	FRAME(&b, "10.9.0.2", IP4, UDP(53), DATA(58));
 	frame_expect("10.9.0.2", &b, 3, XDP_DROP, SLUICE_R_BLOCK);
 	FRAME(&b, "10.1.0.1", IP4, UDP(53));
 	frame_expect("10.1.0.1", &b, 4, XDP_PASS, SLUICE_R_PASS);
-	t1 = mono_ns();
+	t1 = coarse_ns();
 
 	expect_eq("top", "entries", map_count(fx.skel->maps.top), 2);
 	assert_int_equal(top_get("10.9.0.1", &t), 0);
@@ -1787,6 +1798,93 @@ static void test_events_one_per_source_for_two_sources(void **state)
 		    IPPROTO_TCP, 74, 0);
 }
 
+/* ---- Presence hints, sampling and caps ---------------------------------- */
+
+/* config.present says which lists to look at: an unmarked list is not read. */
+static void test_present_bits_gate_each_list(void **state)
+{
+	static const struct {
+		const char *src;
+		__u32 bit;
+		int action;
+		__u32 reason;
+	} rows[] = {
+		{ "10.1.0.1", SLUICE_P_BLOCK_V4, XDP_DROP, SLUICE_R_BLOCK },
+		{ "2001:db8:1::1", SLUICE_P_BLOCK_V6, XDP_DROP, SLUICE_R_BLOCK },
+		{ "10.2.0.1", SLUICE_P_THROTTLE_V4, XDP_DROP, SLUICE_R_THROTTLE },
+		{ "2001:db8:2::1", SLUICE_P_THROTTLE_V6, XDP_DROP, SLUICE_R_THROTTLE },
+	};
+	struct pkt_buf b;
+	__u32 all = fx.cfg.present;
+
+	(void)state;
+	rule_add(BLOCK, "10.1.0.0/16", NEVER);
+	rule_add(BLOCK, "2001:db8:1::/48", NEVER);
+	throttle_add("10.2.0.1", NEVER, 0, 0);
+	throttle_add("2001:db8:2::1", NEVER, 0, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		if (strchr(rows[i].src, ':'))
+			FRAME(&b, rows[i].src, IP6, UDP(53));
+		else
+			FRAME(&b, rows[i].src, IP4, UDP(53));
+		fx.cfg.present = all & ~rows[i].bit;
+		config_push();
+		frame_expect(rows[i].src, &b, 1, XDP_PASS, SLUICE_R_PASS);
+		fx.cfg.present = all;
+		config_push();
+		frame_expect(rows[i].src, &b, 1, rows[i].action, rows[i].reason);
+	}
+}
+
+/* Writes this CPU's window (the test runs pinned to one CPU) as now. */
+static void cpustate_window(__u64 drops, __u64 events)
+{
+	struct sluice_cpustate *v = calloc(nr_cpus, sizeof(*v));
+	__u32 zero = 0;
+
+	assert_non_null(v);
+	for (int c = 0; c < nr_cpus; c++) {
+		v[c].window_ns = coarse_ns();
+		v[c].drops = drops;
+		v[c].events = events;
+	}
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.cpustate), &zero, v, BPF_ANY), 0);
+	free(v);
+}
+
+/* Past SLUICE_TOP_EXACT drops a CPU-second, top is fed one drop in 64, weighted. */
+static void test_top_sampled_past_exact_rate(void **state)
+{
+	struct sluice_top t;
+	struct pkt_buf b;
+
+	(void)state;
+	rule_add(BLOCK, "10.9.0.0/16", NEVER);
+	cpustate_window(SLUICE_TOP_EXACT, 0);
+	FRAME(&b, "10.9.0.1", IP4, UDP(53));
+	/* Drops 10001..10128 of the second: 10048 and 10112 are sampled */
+	frame_expect("10.9.0.1", &b, 2 * SLUICE_TOP_SAMPLE, XDP_DROP, SLUICE_R_BLOCK);
+	assert_int_equal(top_get("10.9.0.1", &t), 0);
+	expect_eq("sampled top", "packets", t.packets, 2 * SLUICE_TOP_SAMPLE);
+	expect_eq("sampled top", "bytes", t.bytes, 2 * SLUICE_TOP_SAMPLE * 42);
+}
+
+/* At most SLUICE_EVENTS_PER_SEC events a CPU-second; the rest are counted lost. */
+static void test_events_capped_per_cpu_second(void **state)
+{
+	struct evlog evs = {};
+	struct pkt_buf b;
+
+	(void)state;
+	throttle_add("10.0.0.1", NEVER, 0, 0);
+	cpustate_window(0, SLUICE_EVENTS_PER_SEC);
+	FRAME(&b, "10.0.0.1", IP4, UDP(53));
+	frame_expect("10.0.0.1", &b, 1, XDP_DROP, SLUICE_R_THROTTLE);
+	events_read(&evs);
+	expect_eq("over the event rate", "events", evs.n, 0);
+	expect_eq("over the event rate", "cpustate.events_lost", cpustate_sum().events_lost, 1);
+}
+
 /* ---- Main -------------------------------------------------------------- */
 
 static int print_warnings(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -1834,6 +1932,9 @@ int main(void)
 		T(test_top_v6_block_drops_keyed_by_prefix),
 		T(test_events_one_per_source_per_second),
 		T(test_events_one_per_source_for_two_sources),
+		T(test_present_bits_gate_each_list),
+		T(test_top_sampled_past_exact_rate),
+		T(test_events_capped_per_cpu_second),
 	};
 	cpu_set_t cpus;
 

@@ -153,7 +153,7 @@ ok_if "re-attach: the kept blocklist is enforced again" no_connect attacker $URL
 expect_exit "purge: refused while another interface still uses the maps (names it)" 1 "$GA" \
 	gwctl iface detach "$GC" purge
 ok_if "purge: ... but $GC was detached and the pins are kept" \
-	test -e "$SLUICE_PIN_ROOT/v2/block_v4" -a \
+	test -e "$SLUICE_PIN_ROOT/v3/block_v4" -a \
 	"$(gwctl -j iface list | jq -r '[.[] | select(.state == "enforcing") | .ifname] | join(",")')" = "$GA"
 ok_if "purge: detach with purge of the last interface succeeds" gwctl iface detach "$GA" purge
 ok_if "purge: the pin directory is gone" test ! -e "$SLUICE_PIN_ROOT"

@@ -76,7 +76,7 @@ percpu() {
 	nr=$(ctl -j stats | jq '.reasons | length')
 	idx=$(ctl -j stats | jq --arg r "$2" '.reasons | map(.reason) | index($r)')
 	key=$((slot * nr + idx))
-	bpftool -j map lookup pinned "$SLUICE_PIN_ROOT/v2/stats" \
+	bpftool -j map lookup pinned "$SLUICE_PIN_ROOT/v3/stats" \
 		key $((key & 255)) $((key >> 8 & 255)) $((key >> 16 & 255)) $((key >> 24)) |
 		jq -r '.values[] | if (.value | type) == "object" then .value.packets
 			else .value[0:8] | reverse | map(ltrimstr("0x")) | join("") | "0x" + . end' |

@@ -95,6 +95,47 @@ int dp_config_put(struct dataplane *dp, const struct sluice_config *cfg)
 	return 0;
 }
 
+static const struct {
+	enum dp_map map;
+	__u32 bit;
+} present_maps[] = {
+	{ DP_ALLOW_V4, SLUICE_P_ALLOW_V4 },	{ DP_ALLOW_V6, SLUICE_P_ALLOW_V6 },
+	{ DP_BLOCK_V4, SLUICE_P_BLOCK_V4 },	{ DP_BLOCK_V6, SLUICE_P_BLOCK_V6 },
+	{ DP_THROTTLE_V4, SLUICE_P_THROTTLE_V4 }, { DP_THROTTLE_V6, SLUICE_P_THROTTLE_V6 },
+};
+
+static int present_write(struct dataplane *dp, __u32 present)
+{
+	struct sluice_config cfg;
+	int err = dp_config_get(dp, &cfg);
+
+	if (err)
+		return err;
+	dp->present = present;
+	if (cfg.present == present)
+		return 0;
+	cfg.present = present;
+	return dp_config_put(dp, &cfg);
+}
+
+int dp_present_mark(struct dataplane *dp, __u32 bit)
+{
+	if (dp->present & bit)
+		return 0;
+	return present_write(dp, dp->present | bit);
+}
+
+int dp_present_sync(struct dataplane *dp)
+{
+	char key[64];
+	__u32 present = 0;
+
+	for (size_t i = 0; i < sizeof(present_maps) / sizeof(present_maps[0]); i++)
+		if (bpf_map_get_next_key(dp->fd[present_maps[i].map], NULL, key) == 0)
+			present |= present_maps[i].bit;
+	return present_write(dp, present);
+}
+
 static int open_pins(struct dataplane *dp)
 {
 	char path[256];
@@ -179,6 +220,9 @@ int dataplane_open(struct dataplane *dp, unsigned int flags)
 		dp_config_defaults(&cfg);
 		err = dp_config_put(dp, &cfg);
 	}
+	/* Under the lock: whatever wrote the maps before, the hints match them now */
+	if (!err)
+		err = dp_present_sync(dp);
 	if (err)
 		goto out_close;
 

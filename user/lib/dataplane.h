@@ -26,6 +26,7 @@ struct dataplane {
 	int fd[DP_NR_MAPS];
 	int lock_fd;
 	int ncpus;
+	__u32 present;		/* config.present as last written by this handle */
 };
 
 extern const char *const dp_map_names[DP_NR_MAPS];
@@ -42,6 +43,15 @@ void dataplane_close(struct dataplane *dp);
 
 /* Removes every pin (the maps die with the last program using them). */
 int dataplane_unpin(void);
+
+/*
+ * config.present, the program's hint of which lists may hold entries.
+ * dp_present_mark() sets the bit of a list before an insert; after
+ * deletions dp_present_sync() clears the bits of maps found empty. Both
+ * need the lock (they rewrite the config).
+ */
+int dp_present_mark(struct dataplane *dp, __u32 bit);
+int dp_present_sync(struct dataplane *dp);
 
 int dp_config_get(struct dataplane *dp, struct sluice_config *cfg);
 int dp_config_put(struct dataplane *dp, const struct sluice_config *cfg);

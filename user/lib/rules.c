@@ -19,6 +19,13 @@ union lpm_key {
 	struct sluice_lpm_v6 v6;
 };
 
+static __u32 present_bit(enum rule_list l, __u32 family)
+{
+	if (l == RULES_ALLOW)
+		return family == SLUICE_AF_INET ? SLUICE_P_ALLOW_V4 : SLUICE_P_ALLOW_V6;
+	return family == SLUICE_AF_INET ? SLUICE_P_BLOCK_V4 : SLUICE_P_BLOCK_V6;
+}
+
 static void key_of(const struct cidr *c, union lpm_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -33,7 +40,12 @@ int rules_add(struct dataplane *dp, enum rule_list l, const struct cidr *c, __u6
 {
 	struct sluice_rule r = {};
 	union lpm_key k;
+	int err;
 
+	/* The program looks only at lists marked present: mark before inserting */
+	err = dp_present_mark(dp, present_bit(l, c->family));
+	if (err)
+		return err;
 	key_of(c, &k);
 	r.expires_ns = ttl_ns ? mono_ns() + ttl_ns : 0;
 	r.created_s = wall_s();
@@ -53,7 +65,7 @@ int rules_del(struct dataplane *dp, enum rule_list l, const struct cidr *c)
 	key_of(c, &k);
 	if (bpf_map_delete_elem(map_fd(dp, l, c->family), &k))
 		return -errno;
-	return 0;
+	return dp_present_sync(dp);
 }
 
 __u64 rule_remaining_ns(const struct sluice_rule *r, __u64 now)
@@ -155,5 +167,5 @@ int rules_flush(struct dataplane *dp, enum rule_list l, int expired_only, size_t
 		}
 		free(keys);
 	}
-	return 0;
+	return dp_present_sync(dp);
 }

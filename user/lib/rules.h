@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* The allow and block lists: CIDR entries with expiry, origin and reason. */
+/*
+ * The allow and block lists: CIDR entries with expiry, origin and reason.
+ * Changes need the lock (dataplane_open with DP_LOCK).
+ */
 #ifndef SLUICE_RULES_H
 #define SLUICE_RULES_H
 

@@ -35,6 +35,9 @@ int throttle_add(struct dataplane *dp, const struct cidr *c, __u32 rate, __u32 b
 	int fd, err;
 
 	err = key_of(dp, c, &m, &fd);
+	if (!err)
+		err = dp_present_mark(dp, c->family == SLUICE_AF_INET ? SLUICE_P_THROTTLE_V4
+								 : SLUICE_P_THROTTLE_V6);
 	if (err)
 		return err;
 	t.expires_ns = ttl_ns ? mono_ns() + ttl_ns : 0;
@@ -59,7 +62,7 @@ int throttle_del(struct dataplane *dp, const struct cidr *c)
 		return err;
 	if (bpf_map_delete_elem(fd, m.family == SLUICE_AF_INET ? (void *)&m.addr[0] : (void *)m.addr))
 		return -errno;
-	return 0;
+	return dp_present_sync(dp);
 }
 
 /* With swept: deletes the verdicts expired at sweep_now (all, if sweep_now is ~0) instead of calling cb. */
@@ -116,7 +119,7 @@ int throttle_flush(struct dataplane *dp, int expired_only, size_t *n)
 	*n = 0;
 	walk_one(dp, SLUICE_AF_INET, now, n, NULL, NULL);
 	walk_one(dp, SLUICE_AF_INET6, now, n, NULL, NULL);
-	return 0;
+	return dp_present_sync(dp);
 }
 
 int throttle_rekey_v6(struct dataplane *dp, __u32 new_prefix)

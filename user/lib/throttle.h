@@ -3,6 +3,7 @@
  * Throttle verdicts per source: drop everything, or cap at a rate, until
  * they expire. The daemon's escalation writes them; operators list and
  * remove them. A v6 source is keyed by its prefix (config v6_prefix).
+ * Changes need the lock (dataplane_open with DP_LOCK).
  */
 #ifndef SLUICE_THROTTLE_H
 #define SLUICE_THROTTLE_H

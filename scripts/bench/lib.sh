@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# shellcheck shell=bash
+# Shared by the scripts in scripts/bench: namespaces and processes that are
+# removed whatever happens, /proc/stat deltas, medians. Source it, then call
+# bench_init NAME once; it installs the trap that undoes everything the
+# bench_* functions created, and only that.
+
+BENCH_NETNS=()		# namespaces we created
+BENCH_PGIDS=()		# process groups we started (setsid), by leader pid
+BENCH_CLEANUPS=()	# extra commands, run first, in reverse order
+BENCH_TMP=
+
+bench_die() {
+	echo "$BENCH_NAME: $*" >&2
+	exit 1
+}
+
+bench_log() {
+	echo "$BENCH_NAME: $*" >&2
+}
+
+bench_cleanup() {
+	local i pg
+
+	set +e
+	for ((i = ${#BENCH_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${BENCH_CLEANUPS[i]}" >/dev/null 2>&1
+	done
+	for pg in "${BENCH_PGIDS[@]}"; do
+		bench_stop "$pg"
+	done
+	for i in "${BENCH_NETNS[@]}"; do
+		ip netns del "$i" 2>/dev/null
+	done
+	[ -n "$BENCH_TMP" ] && rm -rf "$BENCH_TMP"
+}
+
+# bench_init NAME: the trap, a private temp dir in $BENCH_TMP.
+bench_init() {
+	BENCH_NAME=$1
+	[ "$(id -u)" = 0 ] || bench_die "must run as root (namespaces, XDP)"
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	BENCH_TMP=$(mktemp -d "/tmp/$BENCH_NAME.XXXXXX")
+}
+
+bench_need() {
+	local c
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null || bench_die "'$c' not found (scripts/deps.sh bench installs it)"
+	done
+}
+
+# bench_on_exit CMD...: run CMD in the trap, before namespaces go.
+bench_on_exit() {
+	BENCH_CLEANUPS+=("$*")
+}
+
+bench_netns_add() {
+	ip netns add "$1" || bench_die "cannot create namespace $1"
+	BENCH_NETNS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# bench_spawn LOG CMD...: CMD in its own process group, in the background;
+# sets BENCH_PID. Tools that fork workers (trafgen) die with their group.
+bench_spawn() {
+	local log=$1
+
+	shift
+	setsid "$@" >"$log" 2>&1 &
+	BENCH_PID=$!
+	BENCH_PGIDS+=("$BENCH_PID")
+}
+
+# bench_stop PID: SIGINT to its group, SIGKILL after 2 s.
+bench_stop() {
+	local pg=$1 i
+
+	kill -INT -- "-$pg" 2>/dev/null || return 0
+	for i in $(seq 20); do
+		kill -0 -- "-$pg" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$pg" 2>/dev/null || true
+	wait "$pg" 2>/dev/null || true
+}
+
+# bench_cpu_snap: "cpu total softirq idle" for the whole machine and each CPU.
+bench_cpu_snap() {
+	awk '/^cpu/ { t = 0; for (i = 2; i <= 9; i++) t += $i; print $1, t, $8, $5 + $6 }' /proc/stat
+}
+
+# bench_cpu_pct BEFORE AFTER CPU softirq|busy: share of CPU ("cpu" = all) between two snaps.
+bench_cpu_pct() {
+	awk -v cpu="$3" -v what="$4" 'FNR == NR { if ($1 == cpu) { t = $2; s = $3; i = $4 }; next }
+		$1 == cpu {
+			dt = $2 - t
+			v = what == "busy" ? dt - ($4 - i) : $3 - s
+			printf "%.1f\n", (dt > 0 ? 100 * v / dt : 0)
+		}' <(echo "$1") <(echo "$2")
+}
+
+# bench_summary [FMT]: numbers on stdin -> "median (min-max)" with FMT (%.0f).
+bench_summary() {
+	sort -g | awk -v f="${1:-%.0f}" '{ v[NR] = $1 }
+		END {
+			if (!NR) { print "-"; exit }
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf f " (" f "-" f ")\n", m, v[1], v[NR]
+		}'
+}
+
+# bench_median: numbers on stdin -> median.
+bench_median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
