@@ -7,7 +7,7 @@
 .SUFFIXES:
 
 PREFIX     ?= /usr/local
-SYSCONFDIR ?= $(PREFIX)/etc
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 MANDIR     ?= $(PREFIX)/share/man
 DESTDIR    ?=
 
