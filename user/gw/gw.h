@@ -149,6 +149,7 @@ struct client {
 	enum api_kind api;
 	bool is_head;
 	uint64_t start_ns, queued_until_ns;
+	int queued_pool;		/* pool whose queue place it holds, or -1 */
 	struct upconn *up;
 	bool response_started;		/* bytes went to the client: no more retries */
 	unsigned int status;
@@ -193,6 +194,7 @@ void client_response_head(struct client *c, struct upconn *u);
 void client_response_data(struct client *c, const char *data, size_t len);
 void client_response_done(struct client *c, bool clean);
 void client_retry_queued(struct worker *w);
+void queue_leave(struct client *c);
 
 /* upstream.c */
 int upstream_start(struct client *c);	/* picks a connection and sends the request */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <cjson/cJSON.h>
 #include "gw/gw.h"
@@ -97,6 +99,7 @@ void client_close(struct client *c)
 	if (c->up)
 		upstream_abort(c->up);
 	c->up = NULL;
+	queue_leave(c);
 	if (c->state == C_QUEUED) {
 		for (struct waiter **p = &w->waiting; *p; p = &(*p)->next)
 			if ((*p)->c == c) {
@@ -150,6 +153,7 @@ static void client_fail(struct client *c, unsigned int status, const char *type,
 
 	c->status = status;
 	c->w->st.errors++;
+	queue_leave(c);
 	if (!keep || c->w->drain)
 		c->close_after = true;
 	api_error(&c->out, c->api, status, type, code, msg, c->request_id, !c->close_after,
@@ -369,6 +373,27 @@ static void head_complete(struct client *c, size_t len)
 	const struct cfg_http *hc = http_cfg(c);
 
 	c->head_len = len;
+	/*
+	 * RFC 9112 3.2.2: a server accepts the absolute form; routes and the
+	 * backend see only its path and query.
+	 */
+	if (c->req.flags & HTTP1_F_ABSOLUTE_FORM) {
+		const char *auth = memmem(c->req.target, c->req.target_len, "://", 3);
+		const char *end = c->req.target + c->req.target_len, *path;
+
+		auth = auth ? auth + 3 : c->req.target;
+		path = memchr(auth, '/', end - auth);
+		if (!path)
+			path = memchr(auth, '?', end - auth);
+		if (path && *path == '/') {
+			c->req.target_len = end - path;
+			c->req.target = path;
+		} else {
+			/* "http://host" or "http://host?q": the path is "/" */
+			c->req.target = "/";
+			c->req.target_len = 1;
+		}
+	}
 	c->keep_alive = c->req.flags & HTTP1_F_KEEP_ALIVE;
 	c->is_head = c->req.method == HTTP1_HEAD;
 	c->api = route_api(NULL, &c->req);
@@ -624,11 +649,15 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	struct client *c = calloc(1, sizeof(*c));
 	char host[INET6_ADDRSTRLEN] = "?";
 	uint16_t port = 0;
+	int one = 1;
 
 	if (!c) {
 		close(fd);
 		return;
 	}
+	/* Heads and small SSE events go out as written, not after the peer's delayed ACK */
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->st.fd = fd;
 	c->listener = listener;
@@ -647,6 +676,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u", host, port);
 	http1_msg_init(&c->req, c->hdr, GW_MAX_HEADERS);
 	timer_init(&c->timer, client_timer);
+	c->queued_pool = -1;
 	c->api = API_OPENAI;
 	if (rt->tls[listener]) {
 		c->st.ssl = tls_server_ssl(rt->tls[listener], fd);
@@ -785,6 +815,16 @@ void client_response_done(struct client *c, bool clean)
 	client_step(c);
 }
 
+/* Gives back the queue place the request holds, if any. */
+void queue_leave(struct client *c)
+{
+	if (c->queued_pool < 0)
+		return;
+	if (c->view)
+		c->view->queued[c->queued_pool]--;
+	c->queued_pool = -1;
+}
+
 /* Queued requests get another pick, or their 503 once their wait is over. */
 void client_retry_queued(struct worker *w)
 {
@@ -804,7 +844,7 @@ void client_retry_queued(struct worker *w)
 				    "all backends are busy; retry later", true);
 			continue;
 		}
-		c->state = C_UPSTREAM;
+		/* Still C_QUEUED: a pick gives its queue place back, a full pool keeps it */
 		upstream_start(c);
 	}
 }

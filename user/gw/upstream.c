@@ -324,8 +324,11 @@ static void enqueue(struct client *c)
 		client_upstream_failed(c, RETRY_503, "out of memory");
 		return;
 	}
-	if (c->state != C_QUEUED)
+	if (c->queued_pool < 0) {
 		c->queued_until_ns = w->loop.now_ns + pc->queue_timeout_ns;
+		c->queued_pool = c->pool;
+		c->view->queued[c->pool]++;
+	}
 	c->state = C_QUEUED;
 	q->c = c;
 	q->next = NULL;
@@ -346,7 +349,7 @@ static bool queue_has_room(struct client *c)
 
 	if (!share && cfg->pools[c->pool].queue_max)
 		share = 1;
-	return c->state == C_QUEUED || c->view->queued[c->pool] < share;
+	return c->queued_pool == c->pool || c->view->queued[c->pool] < share;
 }
 
 int upstream_start(struct client *c)
@@ -383,8 +386,6 @@ int upstream_start(struct client *c)
 			break;
 		if (why == PICK_ALL_FULL) {
 			if (pc->queue_max && queue_has_room(c)) {
-				if (c->state != C_QUEUED)
-					c->view->queued[c->pool]++;
 				enqueue(c);
 				return 0;
 			}
@@ -401,8 +402,7 @@ int upstream_start(struct client *c)
 		c->pool = r->fallback[c->pool_step++];
 		c->tried = 0;
 	}
-	if (c->state == C_QUEUED)
-		c->view->queued[c->pool]--;
+	queue_leave(c);
 	c->state = C_UPSTREAM;
 	c->backend = idx;
 	c->attempts++;
