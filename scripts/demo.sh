@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # sluice, end to end, narrated for a person (`make demo`). Builds the lab
 # in network namespaces, attaches sluice to the gateway, and shows the
-# blocklist and the per-source rate limit at work, checking each claim it
-# makes. Everything it creates (namespaces, processes, its own pinned maps)
+# blocklist and the per-source rate limit at work; then sluiced in the
+# gateway, behind the XDP program, in front of two mock model backends:
+# a chat request over TLS, a stream, and a backend failover. It checks
+# each claim it makes. Everything it creates (namespaces, processes, its own pinned maps)
 # is removed on exit. Exit status 0 when everything behaved as shown.
 set -u
 # shellcheck source=scripts/lab.sh
@@ -106,6 +108,7 @@ for dev in "$GC" "$GA"; do
 	lab_sluice_attached "$dev"
 done
 sctl gw iface list
+
 say "(libxdp's dispatcher cannot load on some kernels; sluice then says so and"
 say " attaches in libxdp single-program mode, or falls back to plain libbpf.)"
 
@@ -154,3 +157,71 @@ sctl top 5
 expect '"$SLUICECTL" -j top 5 | jq -e "any(.[]; .source == \"198.18.2.2/32\")" >/dev/null' \
 	"top lists the attacker" "the attacker is missing from top"
 sctl gw iface list
+
+step "7. sluiced in the gateway, in front of two mock model backends"
+say "The flood is over: lift the per-source limit (the blocklist stays enforced at the NIC)"
+sctl limit del default
+BUILD=${SLUICE_BUILD:-$(dirname "$0")/../build}
+lab_host_add backend1 b1 11 && lab_host_add backend2 b2 12 || { bad "backends did not come up"; exit 1; }
+for b in backend1 backend2; do
+	pid=$(lab_bg "$b" "$BUILD/mockllm" --listen "198.18.$(lab_net $b).2:9000" -t 1 -n 5 \
+		--token-interval 150ms --models llama-3-70b)
+	eval "mock_$b=\$pid"
+	lab_wait_listen "$b" 9000 || bad "mock on $b did not start"
+done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+	-subj /CN=api.demo -addext subjectAltName=DNS:api.demo \
+	-keyout "$LAB_STATE/api.key" -out "$LAB_STATE/api.pem" 2>/dev/null
+cat >"$LAB_STATE/sluice.json" <<EOC
+{
+  "workers": 2,
+  "listeners": [ { "name": "api", "address": "198.18.1.1:8443",
+                   "tls": { "certificates": [ { "cert": "$LAB_STATE/api.pem", "key": "$LAB_STATE/api.key" } ] } } ],
+  "pools": { "gpu": { "algorithm": "round_robin",
+                      "backends": [ { "url": "http://198.18.11.2:9000", "model_map": { "gpt-4o": "llama-3-70b" } },
+                                    { "url": "http://198.18.12.2:9000", "model_map": { "gpt-4o": "llama-3-70b" } } ],
+                      "health": { "interval": "500ms", "timeout": "250ms", "rise": 1, "fall": 1 } } },
+  "routes": [ { "name": "v1", "match": { "path": "/v1/" }, "pool": "gpu" } ]
+}
+EOC
+say "config: TLS on 198.18.1.1:8443, pool gpu = backend1 + backend2, gpt-4o served as llama-3-70b"
+lab_bg gw "$BUILD/sluiced" -c "$LAB_STATE/sluice.json" >/dev/null
+lab_wait_listen gw 8443 || bad "sluiced did not start"
+# chat ROLE [CURL ARGS]: a chat completion from the client through XDP and sluiced
+chat() {
+	lab_exec client curl -s --max-time 5 --cacert "$LAB_STATE/api.pem" \
+		--resolve api.demo:8443:198.18.1.1 https://api.demo:8443/v1/chat/completions \
+		-H 'content-type: application/json' "$@"
+}
+say "\$ curl https://api.demo:8443/v1/chat/completions -d '{\"model\":\"gpt-4o\",...}'   (from the client)"
+out=$(chat -d '{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}]}')
+say "$(printf '%s' "$out" | cut -c1-150)"
+expect 'printf "%s" "$out" | jq -e ".model == \"llama-3-70b\" and .choices[0].message.content != null" >/dev/null' \
+	"answered over TLS by a backend that received llama-3-70b for gpt-4o" "no valid answer: $out"
+
+step "8. A streamed answer passes through as the model produces it"
+say "\$ curl -N ... '{\"stream\":true,...}'   (5 tokens, one every 150ms)"
+chat -N -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}' |
+	while IFS= read -r line; do
+		[ -n "$line" ] && printf '   %s  %s\n' "$(date +%S.%N | cut -c1-6)" "$(printf '%s' "$line" | cut -c1-90)"
+	done >"$LAB_STATE/stream"
+cat "$LAB_STATE/stream"
+first=$(head -1 "$LAB_STATE/stream" | awk '{print $1}')
+last=$(tail -1 "$LAB_STATE/stream" | awk '{print $1}')
+expect 'tail -1 "$LAB_STATE/stream" | grep -q "\[DONE\]" && awk -v a="$first" -v b="$last" "BEGIN { d = b - a; if (d < 0) d += 60; exit !(d > 0.4) }"' \
+	"events arrived spread over the stream's life, [DONE] last" "the stream was not relayed as it was produced"
+
+step "9. backend1 dies: requests fail over to backend2, and it is taken out of the pool"
+kill "$mock_backend1" 2>/dev/null
+ok=0
+for i in 1 2 3 4 5 6; do
+	code=$(chat -o /dev/null -w '%{http_code}' -d '{"model":"gpt-4o","messages":[{"role":"user","content":"again"}]}')
+	[ "$code" = 200 ] && ok=$((ok + 1))
+done
+say "6 requests after the failure: $ok answered 200"
+expect '[ $ok = 6 ]' "no request failed: the ones sent to backend1 were retried on backend2" \
+	"$((6 - ok)) of 6 requests failed"
+sleep 1
+grep -E "health=down|failed=|ejected" "$LAB_STATE/bg.log" | head -4 | sed 's/^/     /'
+expect 'grep -q "health=down" "$LAB_STATE/bg.log"' "the health checks took backend1 down" \
+	"no health=down line in sluiced's log"

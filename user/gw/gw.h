@@ -70,7 +70,7 @@ struct view {
 	struct upconn ***idle;		/* [pool][backend]: list heads */
 	unsigned int *queued;		/* per pool: waiting requests of this worker */
 	double *retry_credit;		/* per pool: retries this worker may still spend */
-	uint64_t *retry_floor_ns;	/* per pool: when the floor last granted a retry */
+	unsigned int *retrying;		/* per pool: requests of this worker in a retry now */
 	unsigned int users;		/* clients in a request on this view */
 	struct view *next;		/* older views, draining */
 };
@@ -150,6 +150,7 @@ struct client {
 	bool is_head;
 	uint64_t start_ns, queued_until_ns;
 	int queued_pool;		/* pool whose queue place it holds, or -1 */
+	int retry_pool;			/* pool whose retry slot it holds, or -1 */
 	struct upconn *up;
 	bool response_started;		/* bytes went to the client: no more retries */
 	unsigned int status;
@@ -195,6 +196,7 @@ void client_response_data(struct client *c, const char *data, size_t len);
 void client_response_done(struct client *c, bool clean);
 void client_retry_queued(struct worker *w);
 void queue_leave(struct client *c);
+void retry_leave(struct client *c);
 
 /* upstream.c */
 int upstream_start(struct client *c);	/* picks a connection and sends the request */

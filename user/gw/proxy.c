@@ -73,6 +73,7 @@ static void client_free(void *obj)
 /* Ends the request's hold on its view (and the view itself when it was the last). */
 static void request_end(struct client *c)
 {
+	retry_leave(c);
 	if (c->view) {
 		struct view *v = c->view;
 
@@ -677,6 +678,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	http1_msg_init(&c->req, c->hdr, GW_MAX_HEADERS);
 	timer_init(&c->timer, client_timer);
 	c->queued_pool = -1;
+	c->retry_pool = -1;
 	c->api = API_OPENAI;
 	if (rt->tls[listener]) {
 		c->st.ssl = tls_server_ssl(rt->tls[listener], fd);
@@ -815,6 +817,16 @@ void client_response_done(struct client *c, bool clean)
 	client_step(c);
 }
 
+/* Gives back the retry slot the request holds, if any. */
+void retry_leave(struct client *c)
+{
+	if (c->retry_pool < 0)
+		return;
+	if (c->view)
+		c->view->retrying[c->retry_pool]--;
+	c->retry_pool = -1;
+}
+
 /* Gives back the queue place the request holds, if any. */
 void queue_leave(struct client *c)
 {
@@ -823,6 +835,7 @@ void queue_leave(struct client *c)
 	if (c->view)
 		c->view->queued[c->queued_pool]--;
 	c->queued_pool = -1;
+	c->retry_pool = -1;
 }
 
 /* Queued requests get another pick, or their 503 once their wait is over. */

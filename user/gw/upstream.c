@@ -21,7 +21,7 @@
 #define UP_OUT_MAX	(1024 * 1024)	/* a request head never nears it */
 #define UP_HEAD_MAX	(64 * 1024)
 #define RETRY_CREDIT_MAX 10.0
-#define RETRY_FLOOR_NS	100000000ULL	/* one retry per 100ms is always allowed */
+#define RETRY_MIN_CONCURRENCY 3		/* retries in flight always allowed, per worker and pool */
 
 static void up_io(struct loop *l, struct io *io, uint32_t events);
 
@@ -131,19 +131,20 @@ static bool may_retry(struct client *c, struct upconn *u, unsigned int cause)
 	if (c->response_started || !(cause & pc->retry_on) || c->attempts > pc->retries)
 		return false;
 	/*
-	 * The budget keeps retries from multiplying load on a failing pool; the
-	 * floor keeps a quiet pool (where a fraction of few requests is none)
-	 * able to step around one dead backend.
+	 * The budget keeps retries from multiplying load on a failing pool; as
+	 * in Envoy, a few retries in flight are always allowed, so a quiet pool
+	 * (where a fraction of few requests is none) steps around a dead backend.
 	 */
-	if (*credit >= 1.0) {
+	if (*credit >= 1.0)
 		*credit -= 1.0;
-		return true;
+	else if (c->retry_pool != u->pool && c->view->retrying[u->pool] >= RETRY_MIN_CONCURRENCY)
+		return false;
+	if (c->retry_pool != u->pool) {
+		retry_leave(c);
+		c->retry_pool = u->pool;
+		c->view->retrying[u->pool]++;
 	}
-	if (c->w->loop.now_ns - c->view->retry_floor_ns[u->pool] >= RETRY_FLOOR_NS) {
-		c->view->retry_floor_ns[u->pool] = c->w->loop.now_ns;
-		return true;
-	}
-	return false;
+	return true;
 }
 
 /* The attempt failed before a response reached the client. */

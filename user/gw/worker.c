@@ -37,8 +37,8 @@ struct view *view_new(struct worker *w, struct runtime *rt)
 	v->idle = calloc(cfg->npools, sizeof(*v->idle));
 	v->queued = calloc(cfg->npools, sizeof(*v->queued));
 	v->retry_credit = calloc(cfg->npools, sizeof(*v->retry_credit));
-	v->retry_floor_ns = calloc(cfg->npools, sizeof(*v->retry_floor_ns));
-	if (!v->cursors || !v->idle || !v->queued || !v->retry_credit || !v->retry_floor_ns)
+	v->retrying = calloc(cfg->npools, sizeof(*v->retrying));
+	if (!v->cursors || !v->idle || !v->queued || !v->retry_credit || !v->retrying)
 		goto fail;
 	for (size_t p = 0; p < cfg->npools; p++) {
 		v->idle[p] = calloc(cfg->pools[p].nbackends, sizeof(**v->idle));
@@ -57,7 +57,7 @@ fail:
 	free(v->cursors);
 	free(v->queued);
 	free(v->retry_credit);
-	free(v->retry_floor_ns);
+	free(v->retrying);
 	free(v);
 	return NULL;
 }
@@ -74,7 +74,7 @@ static void view_free(struct worker *w, struct view *v)
 	free(v->cursors);
 	free(v->queued);
 	free(v->retry_credit);
-	free(v->retry_floor_ns);
+	free(v->retrying);
 	runtime_put(v->rt);
 	free(v);
 }
