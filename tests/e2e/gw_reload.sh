@@ -128,7 +128,10 @@ is "reload storm: the mocks have nothing left in flight" \
 # --- A bad config is refused; the old one keeps serving ---
 refusals() { grep -c 'reload refused' "$GW_LOG"; }
 cp "$GW_TMP/a.json" "$GW_CFG"
+rb=$(reloads)
 kill -HUP "$SLUICED_PID"
+# The baseline once that reload is in (slower builds take it later)
+wait_for 3 eval "[ \$(reloads) -gt $rb ]" >/dev/null
 c0=$(refusals) r0=$(reloads)
 printf '{ "workers": 2, "listeners": [' >"$GW_CFG"
 kill -HUP "$SLUICED_PID"

@@ -6,16 +6,23 @@
 #include <openssl/crypto.h>
 #include "buf.h"
 
+/* The end of what may hold old bytes. */
+static size_t dirty(const struct buf *b)
+{
+	return b->len > b->hwm ? b->len : b->hwm;
+}
+
 void buf_compact(struct buf *b)
 {
-	size_t n = buf_used(b);
+	size_t n = buf_used(b), end = dirty(b);
 
 	if (!b->off)
 		return;
 	memmove(b->data, b->data + b->off, n);
-	OPENSSL_cleanse(b->data + n, b->len - n);
+	OPENSSL_cleanse(b->data + n, end - n);
 	b->off = 0;
 	b->len = n;
+	b->hwm = n;
 }
 
 int buf_reserve(struct buf *b, size_t want, size_t max)
@@ -42,11 +49,12 @@ int buf_reserve(struct buf *b, size_t want, size_t max)
 		return -ENOMEM;
 	if (b->data) {
 		memcpy(p, b->data, b->len);
-		OPENSSL_cleanse(b->data, b->cap);
+		OPENSSL_cleanse(b->data, dirty(b));
 		free(b->data);
 	}
 	b->data = p;
 	b->cap = cap;
+	b->hwm = b->len;
 	return 0;
 }
 
@@ -66,11 +74,19 @@ int buf_printf(struct buf *b, size_t max, const char *fmt, ...)
 	va_list ap;
 	int n, err;
 
+	/* Formatted once where it fits, which is nearly always */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = b->data ? vsnprintf(b->data + b->len, buf_room(b), fmt, ap) : vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
+	if (b->data && (size_t)n < buf_room(b)) {
+		b->len += n;
+		return 0;
+	}
+	/* The attempt that did not fit still wrote past len: a wipe must reach it */
+	if (b->data)
+		b->hwm = b->cap;
 	err = buf_reserve(b, n + 1, max);
 	if (err)
 		return err;
@@ -84,14 +100,14 @@ int buf_printf(struct buf *b, size_t max, const char *fmt, ...)
 void buf_reset(struct buf *b)
 {
 	if (b->data)
-		OPENSSL_cleanse(b->data, b->len);
-	b->off = b->len = 0;
+		OPENSSL_cleanse(b->data, dirty(b));
+	b->off = b->len = b->hwm = 0;
 }
 
 void buf_free(struct buf *b)
 {
 	if (b->data) {
-		OPENSSL_cleanse(b->data, b->cap);
+		OPENSSL_cleanse(b->data, dirty(b));
 		free(b->data);
 	}
 	memset(b, 0, sizeof(*b));

@@ -16,6 +16,7 @@ struct buf {
 	size_t off;		/* start of unread bytes */
 	size_t len;		/* end of bytes */
 	size_t cap;
+	size_t hwm;		/* bytes ever written since the last wipe: what a wipe clears */
 };
 
 static inline size_t buf_used(const struct buf *b)
@@ -31,8 +32,11 @@ static inline const char *buf_head(const struct buf *b)
 static inline void buf_consume(struct buf *b, size_t n)
 {
 	b->off += n;
-	if (b->off == b->len)
+	if (b->off == b->len) {
+		if (b->len > b->hwm)
+			b->hwm = b->len;
 		b->off = b->len = 0;
+	}
 }
 
 /* Room for at least want more bytes (growing up to max total); 0 or -ENOMEM/-E2BIG. */
@@ -46,6 +50,26 @@ void buf_compact(struct buf *b);
 void buf_reset(struct buf *b);
 /* Wipes and frees. */
 void buf_free(struct buf *b);
+
+/* Appends "name: value\r\n"; 0 or -ENOMEM/-E2BIG. */
+static inline int buf_header(struct buf *b, size_t max, const char *name, size_t nlen,
+			     const char *value, size_t vlen)
+{
+	int err = buf_reserve(b, nlen + vlen + 4, max);
+	char *p;
+
+	if (err)
+		return err;
+	p = b->data + b->len;
+	memcpy(p, name, nlen);
+	p[nlen] = ':';
+	p[nlen + 1] = ' ';
+	memcpy(p + nlen + 2, value, vlen);
+	p[nlen + 2 + vlen] = '\r';
+	p[nlen + 3 + vlen] = '\n';
+	b->len += nlen + vlen + 4;
+	return 0;
+}
 
 static inline char *buf_tail(struct buf *b)
 {

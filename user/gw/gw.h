@@ -46,6 +46,8 @@ struct runtime {
 	struct pool_rt **pools;		/* per pool */
 	SSL_CTX ***up_ctx;		/* [pool][backend]; NULL: http */
 	struct backend_health **health;	/* [pool][backend] */
+	bool route_needs_body;		/* a route matches on the model */
+	bool *pool_needs_body;		/* per pool: model_map, session by user, or prefix */
 	_Atomic int refs;
 	uint64_t generation;
 };
@@ -120,6 +122,7 @@ struct client {
 	struct stream st;
 	struct worker *w;
 	struct view *view;		/* while a request runs */
+	struct runtime *conn_rt;	/* accepted under: keeps its TLS contexts alive */
 	struct timer timer;
 	enum client_state state;
 	int listener;
@@ -153,6 +156,7 @@ struct client {
 	int retry_pool;			/* pool whose retry slot it holds, or -1 */
 	struct upconn *up;
 	bool response_started;		/* bytes went to the client: no more retries */
+	bool hold;			/* relaying one upstream read: one flush after it */
 	unsigned int status;
 	struct client *prev, *next;
 };
@@ -194,6 +198,8 @@ void client_upstream_failed(struct client *c, unsigned int retry_cause, const ch
 void client_response_head(struct client *c, struct upconn *u);
 void client_response_data(struct client *c, const char *data, size_t len);
 void client_response_done(struct client *c, bool clean);
+/* Flushes what one upstream read produced (see hold); false if the client closed. */
+bool client_release(struct client *c);
 void client_retry_queued(struct worker *w);
 void queue_leave(struct client *c);
 void retry_leave(struct client *c);

@@ -59,6 +59,8 @@ static void client_free(void *obj)
 {
 	struct client *c = obj;
 
+	/* The SSL was freed by stream_close(): its callbacks are done with the runtime */
+	runtime_put(c->conn_rt);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->head);
@@ -275,6 +277,17 @@ static int body_model(struct client *c)
 	return 0;
 }
 
+/* Does a pool the route may use need the body's model, user or prompt? */
+static bool route_needs_body(const struct runtime *rt, const struct cfg_route *r)
+{
+	if (r->pool >= 0 && rt->pool_needs_body[r->pool])
+		return true;
+	for (size_t i = 0; i < r->nfallback; i++)
+		if (rt->pool_needs_body[r->fallback[i]])
+			return true;
+	return false;
+}
+
 /* Everything of the request is here: route it and send it upstream. */
 static void dispatch(struct client *c)
 {
@@ -288,7 +301,8 @@ static void dispatch(struct client *c)
 	c->view->users++;
 	cfg = c->view->rt->cfg;
 	c->api = route_api(NULL, &c->req);
-	if (body_model(c)) {
+	/* The body is read as JSON only where something needs what it says */
+	if (c->view->rt->route_needs_body && body_model(c)) {
 		client_fail(c, 400, "invalid_request_error", "invalid_json",
 			    "the request body is not valid JSON", true);
 		return;
@@ -305,6 +319,12 @@ static void dispatch(struct client *c)
 	}
 	r = &cfg->routes[c->route];
 	c->api = route_api(r, &c->req);
+	if (!c->view->rt->route_needs_body && !r->refuse && route_needs_body(c->view->rt, r) &&
+	    body_model(c)) {
+		client_fail(c, 400, "invalid_request_error", "invalid_json",
+			    "the request body is not valid JSON", true);
+		return;
+	}
 	if (r->refuse) {
 		snprintf(msg, sizeof(msg), "%.*s is not served here",
 			 (int)(c->req.target_len > 128 ? 128 : c->req.target_len), c->req.target);
@@ -431,10 +451,24 @@ static void head_complete(struct client *c, size_t len)
 	}
 }
 
+/* Moves a parsed message's pointers from one copy of its head to another. */
+static void msg_rebase(struct http1_msg *m, const char *from, const char *to)
+{
+#define REBASE(p) do { if (p) (p) = to + ((p) - from); } while (0)
+	REBASE(m->method_str);
+	REBASE(m->target);
+	REBASE(m->reason);
+	for (unsigned int i = 0; i < m->nhdr; i++) {
+		REBASE(m->hdr[i].name);
+		REBASE(m->hdr[i].value);
+	}
+#undef REBASE
+}
+
 /*
- * The head is parsed in place, then copied and parsed again there: body
- * bytes read later may move the input buffer, and the headers must stay
- * valid for the whole request.
+ * The head is parsed in place, then copied, its pointers moved with it:
+ * body bytes read later may move the input buffer, and the headers must
+ * stay valid for the whole request.
  */
 static int parse_head(struct client *c)
 {
@@ -452,10 +486,8 @@ static int parse_head(struct client *c)
 	buf_reset(&c->head);
 	if (buf_append(&c->head, buf_head(&c->in), ret, ret))
 		return -500;
+	msg_rebase(&c->req, buf_head(&c->in), buf_head(&c->head));
 	buf_consume(&c->in, ret);
-	http1_msg_reset(&c->req);
-	if (http1_parse_request(&c->req, buf_head(&c->head), buf_used(&c->head), &lim) != ret)
-		return -500;
 	return ret;
 }
 
@@ -502,9 +534,18 @@ static void client_step(struct client *c)
 			c->state = C_HEAD;
 			c->sent_continue = false;
 			c->up = NULL;
-			buf_reset(&c->head);
-			buf_reset(&c->body);
 			http1_msg_reset(&c->req);
+			if (buf_used(&c->in)) {
+				buf_reset(&c->head);
+				buf_reset(&c->body);
+			} else {
+				/* Idle: an idle keep-alive connection holds no buffers */
+				buf_free(&c->in);
+				buf_free(&c->out);
+				buf_free(&c->head);
+				buf_free(&c->body);
+				buf_free(&c->prompt_head);
+			}
 			timer_arm(&c->w->loop, &c->timer,
 				  c->w->loop.now_ns + (buf_used(&c->in) ? http_cfg(c)->header_timeout_ns
 									: http_cfg(c)->idle_timeout_ns));
@@ -680,10 +721,17 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	c->queued_pool = -1;
 	c->retry_pool = -1;
 	c->api = API_OPENAI;
+	/*
+	 * SNI and ticket callbacks reach the listener's TLS contexts through
+	 * this runtime: a reload must not free them under a live connection.
+	 */
+	runtime_get(rt);
+	c->conn_rt = rt;
 	if (rt->tls[listener]) {
 		c->st.ssl = tls_server_ssl(rt->tls[listener], fd);
 		if (!c->st.ssl) {
 			close(fd);
+			runtime_put(rt);
 			free(c);
 			return;
 		}
@@ -693,6 +741,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	}
 	if (io_add(&w->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, client_io)) {
 		stream_close(&c->st);
+		runtime_put(rt);
 		free(c);
 		return;
 	}
@@ -747,8 +796,7 @@ void client_response_head(struct client *c, struct upconn *u)
 		    http1_iequal(h->name, h->name_len, "content-length", 14) ||
 		    http1_iequal(h->name, h->name_len, "x-request-id", 12))
 			continue;
-		buf_printf(&c->out, max, "%.*s: %.*s\r\n", (int)h->name_len, h->name,
-			   (int)h->value_len, h->value);
+		buf_header(&c->out, max, h->name, h->name_len, h->value, h->value_len);
 	}
 	switch (m->body) {
 	case HTTP1_BODY_LENGTH:
@@ -779,6 +827,8 @@ void client_response_head(struct client *c, struct upconn *u)
 		buf_printf(&c->out, max, "transfer-encoding: chunked\r\n");
 	buf_printf(&c->out, max, "x-request-id: %s\r\nconnection: %s\r\n\r\n", c->request_id,
 		   c->close_after || !c->keep_alive ? "close" : "keep-alive");
+	if (c->hold)
+		return;
 	if (client_flush(c))
 		client_close(c);
 	else
@@ -791,11 +841,32 @@ void client_response_data(struct client *c, const char *data, size_t len)
 		client_close(c);
 		return;
 	}
+	if (c->hold)
+		return;
 	if (client_flush(c)) {
 		client_close(c);
 		return;
 	}
 	client_events(c);
+}
+
+/*
+ * One upstream read may bring a head and body bytes, or an SSE event in two
+ * pieces of framing: they leave in one write (one TLS record) here.
+ */
+bool client_release(struct client *c)
+{
+	c->hold = false;
+	if (client_flush(c)) {
+		client_close(c);
+		return false;
+	}
+	/* A response finished under the hold moves on only once it is out */
+	if (c->state == C_LOCAL)
+		client_step(c);
+	else
+		client_events(c);
+	return c->state != C_CLOSED;
 }
 
 /* The response went out whole (clean) or the upstream broke it off (not clean). */

@@ -24,6 +24,7 @@ static void runtime_free(struct runtime *rt)
 		if (rt->health)
 			free(rt->health[p]);
 	}
+	free(rt->pool_needs_body);
 	free(rt->tls);
 	free(rt->pools);
 	free(rt->up_ctx);
@@ -48,8 +49,21 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 	rt->pools = calloc(cfg->npools, sizeof(*rt->pools));
 	rt->up_ctx = calloc(cfg->npools, sizeof(*rt->up_ctx));
 	rt->health = calloc(cfg->npools, sizeof(*rt->health));
-	if (!rt->tls || !rt->pools || !rt->up_ctx || !rt->health)
+	rt->pool_needs_body = calloc(cfg->npools ? cfg->npools : 1, sizeof(*rt->pool_needs_body));
+	if (!rt->tls || !rt->pools || !rt->up_ctx || !rt->health || !rt->pool_needs_body)
 		goto oom;
+	/* What makes a request's JSON body worth parsing: most requests need none of it */
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		if (cfg->routes[i].model_glob)
+			rt->route_needs_body = true;
+	for (size_t p = 0; p < cfg->npools; p++) {
+		const struct cfg_pool *pc = &cfg->pools[p];
+
+		rt->pool_needs_body[p] = pc->algorithm == LB_PREFIX || pc->algorithm == LB_SESSION;
+		for (size_t b = 0; b < pc->nbackends; b++)
+			if (pc->backends[b].nmodel_map)
+				rt->pool_needs_body[p] = true;
+	}
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		if (!cfg->listeners[i].tls)
 			continue;

@@ -20,6 +20,7 @@
 
 #define UP_OUT_MAX	(1024 * 1024)	/* a request head never nears it */
 #define UP_HEAD_MAX	(64 * 1024)
+#define UP_COALESCE_MAX	(64 * 1024)	/* bodies up to this are copied after the head */
 #define RETRY_CREDIT_MAX 10.0
 #define RETRY_MIN_CONCURRENCY 3		/* retries in flight always allowed, per worker and pool */
 
@@ -220,8 +221,7 @@ static int build_request(struct upconn *u, struct client *c)
 		    http1_iequal(h->name, h->name_len, "x-forwarded-for", 15) ||
 		    http1_iequal(h->name, h->name_len, "x-forwarded-proto", 17))
 			continue;
-		err |= buf_printf(&u->out, UP_OUT_MAX, "%.*s: %.*s\r\n", (int)h->name_len, h->name,
-				  (int)h->value_len, h->value);
+		err |= buf_header(&u->out, UP_OUT_MAX, h->name, h->name_len, h->value, h->value_len);
 	}
 	blen = c->upstream_body ? c->upstream_body_len : buf_used(&c->body);
 	err |= buf_printf(&u->out, UP_OUT_MAX, "x-request-id: %s\r\nx-forwarded-for: %.*s\r\n"
@@ -234,6 +234,9 @@ static int build_request(struct upconn *u, struct client *c)
 	u->body = c->upstream_body ? c->upstream_body : buf_head(&c->body);
 	u->body_len = blen;
 	u->body_off = 0;
+	/* A small body goes out with its head, in one send (one TLS record) */
+	if (blen && blen <= UP_COALESCE_MAX && !buf_append(&u->out, u->body, blen, UP_OUT_MAX))
+		u->body_off = blen;
 	return err ? -ENOMEM : 0;
 }
 
@@ -687,6 +690,7 @@ static bool up_head(struct upconn *u, size_t len)
 static void up_read(struct upconn *u)
 {
 	const struct cfg_http *hc = &u->view->rt->cfg->http;
+	struct client *c;
 	struct http1_limits lim = {
 		.max_header_bytes = UP_HEAD_MAX,
 		.max_headers = GW_MAX_HEADERS,
@@ -717,6 +721,9 @@ static void up_read(struct upconn *u)
 			return;
 		}
 		u->in.len += n;
+		/* What this read produces leaves in one write to the client */
+		c = u->c;
+		c->hold = true;
 		if (u->state == U_HEAD) {
 			for (;;) {
 				ret = http1_parse_response(&u->resp, buf_head(&u->in), buf_used(&u->in),
@@ -724,17 +731,19 @@ static void up_read(struct upconn *u)
 				if (ret == 0)
 					break;
 				if (ret < 0) {
+					c->hold = false;
 					up_fail(u, RETRY_RESET, u->resp.error ? u->resp.error : "bad response");
 					return;
 				}
-				if (up_head(u, ret))
-					return;
-				if (u->state != U_HEAD)
+				if (up_head(u, ret) || u->state != U_HEAD)
 					break;
 			}
-		} else if (up_relay(u)) {
-			return;
+		} else {
+			up_relay(u);
 		}
+		/* c is still ours: client_close() is deferred, and only flags */
+		if (c->state == C_CLOSED || !client_release(c) || u->c != c)
+			return;
 		if ((size_t)n < GW_READ_CHUNK)
 			break;
 	}
