@@ -122,11 +122,17 @@ gw_host() { echo "198.18.$(lab_net "$1").2"; }
 
 # gw_sluiced CONFIG [ARGS]: sluiced in the gw namespace, a child of this
 # shell (so `wait` gives its exit status), log in GW_LOG. Waits for its
-# listeners. Sets SLUICED_PID.
+# listeners. Sets SLUICED_PID. With GW_ROOT_MOUNTS=1 only the network
+# namespace is entered, so sluiced shares the root's bpffs (ip netns exec
+# would remount /sys) as the data plane needs.
 gw_sluiced() {
 	local cfg=$1
 	shift
-	ip netns exec "$LAB_GW" "$SLUICED" -c "$cfg" "$@" </dev/null >>"$GW_LOG" 2>&1 &
+	if [ "${GW_ROOT_MOUNTS:-0}" = 1 ]; then
+		nsenter --net=/run/netns/"$LAB_GW" "$SLUICED" -c "$cfg" "$@" </dev/null >>"$GW_LOG" 2>&1 &
+	else
+		ip netns exec "$LAB_GW" "$SLUICED" -c "$cfg" "$@" </dev/null >>"$GW_LOG" 2>&1 &
+	fi
 	SLUICED_PID=$!
 	for _ in $(seq 50); do
 		grep -q ' started ' "$GW_LOG" 2>/dev/null && return 0

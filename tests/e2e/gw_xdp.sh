@@ -28,24 +28,12 @@ cat >"$GW_CFG" <<EOF
   "routes": [ { "name": "all", "match": { "path": "/" }, "pool": "p" } ]
 }
 EOF
-# sluiced in the gateway's network namespace but the root's mount namespace:
-# `ip netns exec` would remount /sys and give it a bpffs of its own
-xdp_sluiced() {
-	nsenter --net=/run/netns/"$LAB_GW" "$SLUICED" -c "$GW_CFG" </dev/null >>"$GW_LOG" 2>&1 &
-	SLUICED_PID=$!
-	GW_PIDS+=("$SLUICED_PID")
-	for _ in $(seq 50); do
-		grep -q ' started ' "$GW_LOG" 2>/dev/null && return 0
-		kill -0 "$SLUICED_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	not_ok "sluiced starts" "$(tail -n 5 "$GW_LOG")"
-	return 1
-}
+# The data plane's pins must be the root's: sluiced enters only the netns
+GW_ROOT_MOUNTS=1
 CHAT='{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 req() { cl -o /dev/null -w '%{http_code}' --max-time 3 -H 'content-type: application/json' -d "$CHAT" "$HTTP_URL/v1/chat/completions" 2>/dev/null; }
 
-xdp_sluiced || exit 1
+gw_sluiced "$GW_CFG" || exit 1
 ok_if "start: sluiced logs the attachment" grep -q "xdp: interface=$GC attached" "$GW_LOG"
 is "start: the interface is enforcing" \
 	"$(lab_ctl gw -j iface list | jq -r --arg d "$GC" '.[] | select(.ifname == $d) | .state')" enforcing
@@ -75,6 +63,6 @@ between "stop: ... counted under block" \
 ctl block del 198.18.1.2 >/dev/null
 
 : >"$GW_LOG"
-xdp_sluiced || exit 1
+gw_sluiced "$GW_CFG" || exit 1
 ok_if "restart: sluiced adopts the attachment" grep -q "xdp: interface=$GC adopted" "$GW_LOG"
 is "restart: requests pass again" "$(req)" 200

@@ -183,12 +183,8 @@ static int list_flush(int argc, char **argv)
 	int expired = 0, ret, err;
 	size_t n;
 
-	if (argc > 0 && !strcmp(argv[0], "expired"))
-		expired = 1;
-	else if (argc > 0)
-		return usage_error("%s: unexpected argument '%s' (only: expired)", what, argv[0]);
-	if (argc > 1)
-		return usage_error("%s: unexpected argument '%s'", what, argv[1]);
+	if ((ret = arg_flush(what, argc, argv, &expired)))
+		return ret;
 	if ((ret = ctl_open(&dp, DP_LOCK, what)))
 		return ret;
 	err = rules_flush(&dp, cur_list, expired, &n);

@@ -169,6 +169,16 @@ int arg_reason(const char *what, int argc, char **argv, int from, char *out, siz
 	return 0;
 }
 
+int arg_flush(const char *what, int argc, char **argv, int *expired)
+{
+	*expired = argc > 0 && !strcmp(argv[0], "expired");
+	if (argc > 0 && !*expired)
+		return usage_error("%s: unexpected argument '%s' (only: expired)", what, argv[0]);
+	if (argc > 1)
+		return usage_error("%s: unexpected argument '%s'", what, argv[1]);
+	return 0;
+}
+
 const char *origin_name(__u16 origin)
 {
 	switch (origin) {

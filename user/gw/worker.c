@@ -25,6 +25,20 @@ uint64_t worker_rand(struct worker *w)
 	return z ^ (z >> 31);
 }
 
+/* Frees a view's per-pool arrays (any may be NULL) and the view. */
+static void view_destroy(struct view *v, size_t npools)
+{
+	if (v->idle)
+		for (size_t p = 0; p < npools; p++)
+			free(v->idle[p]);
+	free(v->idle);
+	free(v->cursors);
+	free(v->queued);
+	free(v->retry_credit);
+	free(v->retrying);
+	free(v);
+}
+
 struct view *view_new(struct worker *w, struct runtime *rt)
 {
 	const struct gw_config *cfg = rt->cfg;
@@ -50,33 +64,18 @@ struct view *view_new(struct worker *w, struct runtime *rt)
 	runtime_get(rt);
 	return v;
 fail:
-	if (v->idle)
-		for (size_t p = 0; p < cfg->npools; p++)
-			free(v->idle[p]);
-	free(v->idle);
-	free(v->cursors);
-	free(v->queued);
-	free(v->retry_credit);
-	free(v->retrying);
-	free(v);
+	view_destroy(v, cfg->npools);
 	return NULL;
 }
 
 static void view_free(struct worker *w, struct view *v)
 {
-	const struct gw_config *cfg = v->rt->cfg;
+	struct runtime *rt = v->rt;
 
 	(void)w;
 	upstream_close_idle(v);
-	for (size_t p = 0; p < cfg->npools; p++)
-		free(v->idle[p]);
-	free(v->idle);
-	free(v->cursors);
-	free(v->queued);
-	free(v->retry_credit);
-	free(v->retrying);
-	runtime_put(v->rt);
-	free(v);
+	view_destroy(v, rt->cfg->npools);
+	runtime_put(rt);
 }
 
 /* An old view goes once no request uses it. */
