@@ -116,3 +116,16 @@ bench_summary() {
 bench_median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
+
+# bench_args NAME ARGS...: the one argument every bench script takes; sets
+# QUICK to 1 for --quick (a seconds-long smoke run), else 0.
+bench_args() {
+	local name=$1
+	shift
+	QUICK=0
+	case "${1:-}" in
+	--quick) QUICK=1 ;;
+	"") ;;
+	*) echo "usage: $name [--quick]" >&2; exit 2 ;;
+	esac
+}

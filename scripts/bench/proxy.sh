@@ -55,12 +55,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=lib.sh
 . "$ROOT/scripts/bench/lib.sh"
 
-QUICK=0
-case "${1:-}" in
---quick) QUICK=1 ;;
-"") ;;
-*) echo "usage: proxy.sh [--quick]" >&2; exit 2 ;;
-esac
+bench_args proxy.sh "$@"
 
 if [ $QUICK = 1 ]; then
 	ROUNDS=${ROUNDS:-1} DUR=${DUR:-1} WARM_DUR=${WARM_DUR:-1} LAT_DUR=${LAT_DUR:-1}

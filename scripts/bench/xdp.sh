@@ -39,12 +39,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=scripts/bench/lib.sh
 . "$ROOT/scripts/bench/lib.sh"
 
-QUICK=0
-case "${1:-}" in
---quick) QUICK=1 ;;
-"") ;;
-*) echo "usage: xdp.sh [--quick]" >&2; exit 2 ;;
-esac
+bench_args xdp.sh "$@"
 
 if [ $QUICK = 1 ]; then
 	ROUNDS=${ROUNDS:-1} DUR=${DUR:-1} CAP_DUR=${CAP_DUR:-0.5} FLOOD_PPS=${FLOOD_PPS:-100000}

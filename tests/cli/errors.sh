@@ -5,37 +5,8 @@
 # Needs root for the commands that open maps; they use a private pin root,
 # removed on exit. No network namespaces.
 set -u
-cd "$(dirname "$0")/../.."
-CTL=${SLUICE_BUILD:-build}/sluicectl
-tmp=$(mktemp -d)
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-cli-$$
-trap 'rm -rf "$tmp" "$SLUICE_PIN_ROOT"' EXIT
-root=false
-[ "$(id -u)" = 0 ] && root=true
-
-ntests=0
-report() {
-	ntests=$((ntests + 1))
-	if [ -z "${2:-}" ]; then
-		echo "ok - $1"
-		return
-	fi
-	echo "not ok - $1"
-	printf '%s\n' "$2" | sed 's/^/#   /'
-	if [ -s "$tmp/err" ]; then
-		echo "#   stderr:"
-		sed 's/^/#     /' "$tmp/err" | head -12
-	fi
-}
-
-because() {
-	why="${why:+$why; }$1"
-}
-
-run() {
-	"$CTL" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # err_case NAME STATUS PATTERN... -- ARGS...
 # sluicectl ARGS exits STATUS with one message line on stderr, starting

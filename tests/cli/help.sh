@@ -7,41 +7,9 @@
 # every option, config key and stats reason the binary knows.
 # Commands that open maps use a private pin root, removed on exit.
 set -u
-cd "$(dirname "$0")/../.."
-CTL=${SLUICE_BUILD:-build}/sluicectl
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
 MAN=docs/sluicectl.8
-tmp=$(mktemp -d)
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-cli-help-$$
-trap 'rm -rf "$tmp" "$SLUICE_PIN_ROOT"' EXIT
-root=false
-[ "$(id -u)" = 0 ] && root=true
-
-ntests=0
-# report NAME [WHY]: "ok" when WHY is empty, else "not ok" and the details.
-report() {
-	ntests=$((ntests + 1))
-	if [ -z "${2:-}" ]; then
-		echo "ok - $1"
-		return
-	fi
-	echo "not ok - $1"
-	printf '%s\n' "$2" | sed 's/^/#   /'
-	if [ -s "$tmp/err" ]; then
-		echo "#   stderr:"
-		sed 's/^/#     /' "$tmp/err" | head -20
-	fi
-}
-
-# because TEXT: one more reason the current test fails.
-because() {
-	why="${why:+$why; }$1"
-}
-
-# run ARGS...: sluicectl's exit status in $rc, output in $tmp/out and $tmp/err.
-run() {
-	"$CTL" "$@" >"$tmp/out" 2>"$tmp/err"
-	rc=$?
-}
 
 # The usage lines of `sluicectl help`, without their indent.
 help_synopsis() {
