@@ -39,8 +39,9 @@ int arg_u32(const char *what, const char *key, const char *val, __u32 min, __u32
 /* Joins argv[from..] with spaces into a checked reason text. 0 or EXIT_USAGE. */
 int arg_reason(const char *what, int argc, char **argv, int from, char *out, size_t len);
 
-/* The arguments of a flush command: nothing, or "expired". 0 or EXIT_USAGE. */
-int arg_flush(const char *what, int argc, char **argv, int *expired);
+/* A whole flush command: arguments, lock, flush(), the count as text or JSON. */
+int cmd_flush(const char *what, const char *noun, int argc, char **argv,
+	      int (*flush)(struct dataplane *dp, int expired_only, size_t *n));
 
 const char *origin_name(__u16 origin);
 

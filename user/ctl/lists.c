@@ -176,29 +176,17 @@ static int list_list(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int flush_cur_list(struct dataplane *dp, int expired_only, size_t *n)
+{
+	return rules_flush(dp, cur_list, expired_only, n);
+}
+
 static int list_flush(int argc, char **argv)
 {
-	const char *what = what_of("flush");
-	struct dataplane dp;
-	int expired = 0, ret, err;
-	size_t n;
+	char noun[32];
 
-	if ((ret = arg_flush(what, argc, argv, &expired)))
-		return ret;
-	if ((ret = ctl_open(&dp, DP_LOCK, what)))
-		return ret;
-	err = rules_flush(&dp, cur_list, expired, &n);
-	dataplane_close(&dp);
-	if (err)
-		return fail("%s: %s", what, strerror(-err));
-	if (json_output) {
-		jsonw_start_object(jw);
-		jsonw_uint_field(jw, "deleted", n);
-		jsonw_end_object(jw);
-	} else {
-		printf("deleted %zu entries from the %s list\n", n, cur_name);
-	}
-	return EXIT_OK;
+	snprintf(noun, sizeof(noun), "entries from the %s list", cur_name);
+	return cmd_flush(what_of("flush"), noun, argc, argv, flush_cur_list);
 }
 
 /*

@@ -169,7 +169,8 @@ int arg_reason(const char *what, int argc, char **argv, int from, char *out, siz
 	return 0;
 }
 
-int arg_flush(const char *what, int argc, char **argv, int *expired)
+/* The arguments of a flush command: nothing, or "expired". 0 or EXIT_USAGE. */
+static int arg_flush(const char *what, int argc, char **argv, int *expired)
 {
 	*expired = argc > 0 && !strcmp(argv[0], "expired");
 	if (argc > 0 && !*expired)
@@ -177,6 +178,31 @@ int arg_flush(const char *what, int argc, char **argv, int *expired)
 	if (argc > 1)
 		return usage_error("%s: unexpected argument '%s'", what, argv[1]);
 	return 0;
+}
+
+int cmd_flush(const char *what, const char *noun, int argc, char **argv,
+	      int (*flush)(struct dataplane *dp, int expired_only, size_t *n))
+{
+	struct dataplane dp;
+	int expired, ret, err;
+	size_t n;
+
+	if ((ret = arg_flush(what, argc, argv, &expired)))
+		return ret;
+	if ((ret = ctl_open(&dp, DP_LOCK, what)))
+		return ret;
+	err = flush(&dp, expired, &n);
+	dataplane_close(&dp);
+	if (err)
+		return fail("%s: %s", what, strerror(-err));
+	if (json_output) {
+		jsonw_start_object(jw);
+		jsonw_uint_field(jw, "deleted", n);
+		jsonw_end_object(jw);
+	} else {
+		printf("deleted %zu %s\n", n, noun);
+	}
+	return EXIT_OK;
 }
 
 const char *origin_name(__u16 origin)

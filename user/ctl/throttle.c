@@ -194,27 +194,7 @@ static int throttle_list_cmd(int argc, char **argv)
 
 static int throttle_flush_cmd(int argc, char **argv)
 {
-	const char *what = "throttle flush";
-	struct dataplane dp;
-	int expired = 0, ret, err;
-	size_t n;
-
-	if ((ret = arg_flush(what, argc, argv, &expired)))
-		return ret;
-	if ((ret = ctl_open(&dp, DP_LOCK, what)))
-		return ret;
-	err = throttle_flush(&dp, expired, &n);
-	dataplane_close(&dp);
-	if (err)
-		return fail("%s: %s", what, strerror(-err));
-	if (json_output) {
-		jsonw_start_object(jw);
-		jsonw_uint_field(jw, "deleted", n);
-		jsonw_end_object(jw);
-	} else {
-		printf("deleted %zu verdicts\n", n);
-	}
-	return EXIT_OK;
+	return cmd_flush("throttle flush", "verdicts", argc, argv, throttle_flush);
 }
 
 int do_throttle(int argc, char **argv)

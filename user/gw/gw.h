@@ -48,6 +48,7 @@ struct runtime {
 	struct backend_health **health;	/* [pool][backend] */
 	bool route_needs_body;		/* a route matches on the model */
 	bool *pool_needs_body;		/* per pool: model_map, session by user, or prefix */
+	bool any_prefix;		/* a pool hashes the prompt: worth extracting it */
 	_Atomic int refs;
 	uint64_t generation;
 };

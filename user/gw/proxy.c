@@ -272,7 +272,8 @@ static int body_model(struct client *c)
 	user = cJSON_GetObjectItemCaseSensitive(root, "user");
 	if (cJSON_IsString(user) && user->valuestring)
 		c->user = strdup(user->valuestring);
-	prompt_head(&c->prompt_head, root);
+	if (c->view->rt->any_prefix)
+		prompt_head(&c->prompt_head, root);
 	cJSON_Delete(root);
 	return 0;
 }
@@ -300,7 +301,6 @@ static void dispatch(struct client *c)
 	c->view = w->view;
 	c->view->users++;
 	cfg = c->view->rt->cfg;
-	c->api = route_api(NULL, &c->req);
 	/* The body is read as JSON only where something needs what it says */
 	if (c->view->rt->route_needs_body && body_model(c)) {
 		client_fail(c, 400, "invalid_request_error", "invalid_json",

@@ -60,6 +60,8 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 		const struct cfg_pool *pc = &cfg->pools[p];
 
 		rt->pool_needs_body[p] = pc->algorithm == LB_PREFIX || pc->algorithm == LB_SESSION;
+		if (pc->algorithm == LB_PREFIX)
+			rt->any_prefix = true;
 		for (size_t b = 0; b < pc->nbackends; b++)
 			if (pc->backends[b].nmodel_map)
 				rt->pool_needs_body[p] = true;

@@ -689,7 +689,6 @@ static bool up_head(struct upconn *u, size_t len)
 
 static void up_read(struct upconn *u)
 {
-	const struct cfg_http *hc = &u->view->rt->cfg->http;
 	struct client *c;
 	struct http1_limits lim = {
 		.max_header_bytes = UP_HEAD_MAX,
@@ -697,7 +696,6 @@ static void up_read(struct upconn *u)
 		.max_request_line = UP_HEAD_MAX,
 	};
 
-	(void)hc;
 	for (int i = 0; i < 16 && u->c && !u->paused; i++) {
 		ssize_t n;
 		int ret;
