@@ -27,7 +27,7 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lssl -lcrypto -lelf -lz -lpthread
+LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lhs -licui18n -licuuc -licudata -lssl -lcrypto -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
 	-Iinclude $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
