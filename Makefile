@@ -109,9 +109,9 @@ $(BUILD)/tests/%: tests/bpf/%.c $(LIBSLUICE) | $(SKELS) $(TEST_DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS) -lcmocka
 
-$(BUILD)/bench/%: scripts/bench/%.c $(LIBSLUICE) | $(SKELS)
+$(BUILD)/bench/%: scripts/bench/%.c $(LIBGW) $(LIBSLUICE) | $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSLUICE) $(LDLIBS)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBSLUICE) $(LDLIBS)
 
 tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
 

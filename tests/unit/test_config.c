@@ -443,6 +443,28 @@ struct bad {
 static const struct bad bad_cases[] = {
 	/* unknown keys, at every level, with a suggestion when one is close */
 	{ WITH("'patterns': {}"), "patterns: unknown key" },
+	/* inspection and audit: names, references, cross-key rules */
+	{ WITH("'inspect': {'detectors': ['emial']}"),
+	  "inspect.detectors[0]: 'emial': no such detector (did you mean email?)" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'block', 'match': {'sets': ['inj']}}]}"),
+	  "inspect.rules[0].match.sets[0]: 'inj': no such pattern set" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'reroute'}]}"),
+	  "inspect.rules[0].pool: required by action reroute" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'mask', 'mask': {'restore': true}}]}"),
+	  "inspect.rules[0].mask.restore: true: needs action mask with style placeholder" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'allow', 'match': {'routes': ['nope']}}]}"),
+	  "inspect.rules[0].match.routes[0]: 'nope': no such route" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'block', 'match': {'min_count': 2}}]}"),
+	  "inspect.rules[0].match.min_count: 2: counts detections: give \"detectors\" too" },
+	{ WITH("'inspect': {'rules': [{'name': 'r', 'action': 'banish'}]}"),
+	  "inspect.rules[0].action: 'banish': expected one of allow, block, mask, reroute, tag, escalate" },
+	{ WITH("'inspect': {'pattern_sets': [{'name': 's'}]}"),
+	  "inspect.pattern_sets[0].patterns: required: \"patterns\" or \"file\"" },
+	{ WITH("'inspect': {'pattern_sets': [{'name': 's', 'file': '/nonexistent/p.txt'}]}"),
+	  "inspect.pattern_sets[0].file: '/nonexistent/p.txt': /nonexistent/p.txt: No such file or directory" },
+	{ WITH("'audit': {'sync': 'sometimes', 'path': '/tmp/a'}"),
+	  "audit.sync: 'sometimes': expected one of none, interval, always" },
+	{ WITH("'audit': {}"), "audit.path: required" },
 	{ WITH("'worker': 2"), "worker: unknown key (did you mean workers?)" },
 	{ WITH("'Workers': 2"), "Workers: unknown key (did you mean workers?)" },
 	{ POOL(BK ", 'helth': {}"), "pools.gpu.helth: unknown key (did you mean health?)" },
@@ -632,7 +654,7 @@ static void test_later_sections_are_unknown(void **state)
 {
 	static const char *const keys[] = {
 		"patterns", "rules", "keys", "tenants", "limits", "escalation", "tokenizer",
-		"audit", "admin", "state",
+		"admin", "state",
 	};
 	char json[512], want[64], err[CFG_ERR_LEN];
 	struct gw_config *cfg;

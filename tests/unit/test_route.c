@@ -31,6 +31,8 @@ static void request(const char *method, const char *target, const char *headers)
 static struct cfg_header_match tenant_hdr = { .name = "x-tenant", .glob = "acme*" };
 
 /* A config with routes in the order a careful operator writes them. */
+static char *pii_tags[] = { "pii" };
+
 static struct cfg_route routes[] = {
 	{ .name = "models", .method = "GET", .path_prefix = "/v1/models", .pool = 0 },
 	{ .name = "acme", .path_prefix = "/v1/", .headers = &tenant_hdr, .nheaders = 1, .pool = 1 },
@@ -38,7 +40,7 @@ static struct cfg_route routes[] = {
 	  .pool = 2 },
 	{ .name = "big-gpt", .path_prefix = "/v1/chat/", .model_glob = "gpt-4o*", .pool = 3 },
 	{ .name = "long-prompt", .path_prefix = "/v1/", .max_prompt_tokens = 100, .pool = 4 },
-	{ .name = "pii", .path_prefix = "/v1/", .ntags = 1, .pool = 5 },
+	{ .name = "pii", .path_prefix = "/v1/", .tags = pii_tags, .ntags = 1, .pool = 5 },
 	{ .name = "messages", .path_prefix = "/v1/messages", .api = API_ANTHROPIC, .pool = 6 },
 	{ .name = "admin", .path_prefix = "/admin", .refuse = true, .pool = -1 },
 };
@@ -49,7 +51,7 @@ static int match(const char *method, const char *target, const char *headers, co
 		 size_t body, uint64_t tokens)
 {
 	request(method, target, headers);
-	return route_match(&cfg, &req, model, body, tokens);
+	return route_match(&cfg, &req, model, body, tokens, NULL, 0);
 }
 
 static const char *name_of(int i)
@@ -77,7 +79,7 @@ static void test_route_first_full_match_wins(void **state)
 		/* a model glob that does not match, or no model at all */
 		{ "POST", "/v1/chat/completions", NULL, "llama-3", 10, 2, "long-prompt" },
 		{ "POST", "/v1/chat/completions", NULL, NULL, 10, 2, "long-prompt" },
-		/* estimated prompt tokens past the bound: tagged routes never match yet */
+		/* estimated prompt tokens past the bound: an untagged request skips "pii" */
 		{ "POST", "/v1/messages", NULL, "claude", 4000, 1000, "messages" },
 		{ "GET", "/admin/x", NULL, NULL, 0, 0, "admin" },
 		{ "GET", "/other", NULL, NULL, 0, 0, "(none)" },
@@ -95,6 +97,21 @@ static void test_route_first_full_match_wins(void **state)
 				 rows[i].target, rows[i].model ? rows[i].model : "-", name_of(got),
 				 rows[i].want);
 	}
+}
+
+/* A tagged route matches once inspection set every tag it names. */
+static void test_route_policy_tags(void **state)
+{
+	const char *pii[] = { "pii" }, *other[] = { "internal" }, *both[] = { "internal", "pii" };
+
+	(void)state;
+	request("POST", "/v1/messages", NULL);
+	assert_string_equal(name_of(route_match(&cfg, &req, "claude", 4000, 1000, pii, 1)), "pii");
+	assert_string_equal(name_of(route_match(&cfg, &req, "claude", 4000, 1000, both, 2)), "pii");
+	assert_string_equal(name_of(route_match(&cfg, &req, "claude", 4000, 1000, other, 1)),
+			    "messages");
+	assert_string_equal(name_of(route_match(&cfg, &req, "claude", 4000, 1000, NULL, 0)),
+			    "messages");
 }
 
 static void test_route_api_from_route_then_path(void **state)
@@ -132,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_first_full_match_wins),
+		cmocka_unit_test(test_route_policy_tags),
 		cmocka_unit_test(test_route_api_from_route_then_path),
 		cmocka_unit_test(test_model_rewrite_first_glob_wins),
 	};

@@ -37,6 +37,8 @@ const char *const synopsis[] = {
 	"sluicectl watch [DEV] [interval DURATION] [count N]",
 	"sluicectl top [N]",
 	"sluicectl events [count N] [timeout DURATION]",
+	"sluicectl audit verify FILE",
+	"sluicectl audit [show] [file FILE] [session ID] [origin KEY] [decision D] [rule R] [since T] [limit N]",
 	"sluicectl help",
 	"sluicectl version",
 	NULL,

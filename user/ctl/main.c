@@ -247,6 +247,7 @@ static const struct cmd objects[] = {
 	{ "watch", do_watch },
 	{ "top", do_top },
 	{ "events", do_events },
+	{ "audit", do_audit },
 	{ "help", do_help },
 	{ "version", do_version },
 	{ NULL, NULL },

@@ -31,6 +31,7 @@
 #include <sluice/abi.h>
 
 #include "config.h"
+#include "lib/pii.h"
 #include "lib/duration.h"
 #include "lib/number.h"
 #include "lib/size.h"
@@ -1248,6 +1249,323 @@ static int top_check(struct ld *ld, const cJSON *json, void *base)
 	return 0;
 }
 
+/* --- inspection ----------------------------------------------------------- */
+
+static const char *const role_names[] = {
+	"system", "developer", "user", "assistant", "tool", "tool_call", NULL
+};
+
+/* ["email", "card"] or ["all"] into a bit set of names (PII kinds, roles) */
+static int load_name_bits(struct ld *ld, const cJSON *v, uint32_t *bits, const char *what,
+			  int (*index)(const char *name), const char *(*name_at)(int i), int n)
+{
+	const cJSON *it;
+	size_t i = 0, old;
+
+	if (!cJSON_IsArray(v))
+		return fail(ld, v, "expected an array of %s names, not %s", what, type_name(v));
+	if (!cJSON_GetArraySize(v))
+		return fail(ld, v, "must not be empty");
+	*bits = 0;
+	for (it = v->child; it; it = it->next, i++) {
+		struct near nr = { .word = "" };
+		char hint[96];
+		int k;
+
+		old = path_index(ld, i);
+		if (!cJSON_IsString(it))
+			return fail(ld, it, "expected a %s name, not %s", what, type_name(it));
+		if (!strcmp(it->valuestring, "all")) {
+			*bits |= n >= 32 ? UINT32_MAX : (1U << n) - 1;
+		} else if ((k = index(it->valuestring)) >= 0) {
+			*bits |= 1U << k;
+		} else {
+			nr.word = it->valuestring;
+			for (int j = 0; j < n; j++)
+				near_try(&nr, name_at(j));
+			return fail(ld, it, "no such %s%s", what, near_text(&nr, hint, sizeof(hint)));
+		}
+		path_pop(ld, old);
+	}
+	return 0;
+}
+
+static const char *pii_name_at(int i)
+{
+	return pii_detectors[i].name;
+}
+
+static int role_index(const char *name)
+{
+	for (int i = 0; role_names[i]; i++)
+		if (!strcmp(role_names[i], name))
+			return i;
+	return -1;
+}
+
+static const char *role_name_at(int i)
+{
+	return role_names[i];
+}
+
+static int load_kinds(struct ld *ld, const cJSON *v, void *field)
+{
+	return load_name_bits(ld, v, field, "detector", pii_kind_by_name, pii_name_at,
+			      PII_NKINDS);
+}
+
+static int load_roles(struct ld *ld, const cJSON *v, void *field)
+{
+	return load_name_bits(ld, v, field, "role", role_index, role_name_at,
+			      (int)ARRAY_SIZE(role_names) - 1);
+}
+
+static int elem_string(struct ld *ld, const cJSON *v, void *slot)
+{
+	const struct ckey k = { .max = 1024 };
+	const char *s;
+
+	if (load_string(ld, &k, v, &s))
+		return -1;
+	*(char **)slot = strdup(s);
+	return *(char **)slot ? 0 : fail(ld, NULL, "out of memory");
+}
+
+static int elem_cidr(struct ld *ld, const cJSON *v, void *slot)
+{
+	const char *why;
+
+	if (!cJSON_IsString(v))
+		return fail(ld, v, "expected an address prefix such as \"198.51.100.0/24\", not %s",
+			    type_name(v));
+	if (cidr_parse(v->valuestring, slot, &why))
+		return fail(ld, v, "%s", why);
+	return 0;
+}
+
+static int elem_set_ref(struct ld *ld, const cJSON *v, void *slot)
+{
+	const struct cfg_inspect *in = &ld->cfg->inspect;
+	struct near n = { .word = "" };
+	char hint[96];
+
+	if (!cJSON_IsString(v))
+		return fail(ld, v, "expected a pattern set name, not %s", type_name(v));
+	for (size_t i = 0; i < in->nsets; i++)
+		if (!strcmp(in->sets[i].name, v->valuestring)) {
+			*(int *)slot = (int)i;
+			return 0;
+		}
+	n.word = v->valuestring;
+	for (size_t i = 0; i < in->nsets; i++)
+		near_try(&n, in->sets[i].name);
+	return fail(ld, v, "no such pattern set%s", near_text(&n, hint, sizeof(hint)));
+}
+
+static int elem_route_ref(struct ld *ld, const cJSON *v, void *slot)
+{
+	const struct gw_config *cfg = ld->cfg;
+	struct near n = { .word = "" };
+	char hint[96];
+
+	if (!cJSON_IsString(v))
+		return fail(ld, v, "expected a route name, not %s", type_name(v));
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		if (!strcmp(cfg->routes[i].name, v->valuestring)) {
+			*(int *)slot = (int)i;
+			return 0;
+		}
+	n.word = v->valuestring;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		near_try(&n, cfg->routes[i].name);
+	return fail(ld, v, "no such route%s", near_text(&n, hint, sizeof(hint)));
+}
+
+/* The folder of the config file, for paths written relative to it */
+static char *config_relative(const struct ld *ld, const char *file)
+{
+	const char *slash = strrchr(ld->cfg->path, '/');
+	char *out;
+
+	if (file[0] == '/' || !slash)
+		return strdup(file);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - ld->cfg->path), ld->cfg->path, file) < 0)
+		return NULL;
+	return out;
+}
+
+static int set_add(struct ld *ld, struct cfg_pattern_set *s, char *pattern, char *origin)
+{
+	char **p, **o;
+
+	if (!pattern || !origin)
+		goto oom;
+	p = realloc(s->patterns, (s->npatterns + 1) * sizeof(*p));
+	if (!p)
+		goto oom;
+	s->patterns = p;
+	o = realloc(s->origin, (s->npatterns + 1) * sizeof(*o));
+	if (!o)
+		goto oom;
+	s->origin = o;
+	p[s->npatterns] = pattern;
+	o[s->npatterns++] = origin;
+	return 0;
+oom:
+	free(pattern);
+	free(origin);
+	return fail(ld, NULL, "out of memory");
+}
+
+#define CFG_MAX_PATTERNS	100000
+
+/* One pattern a line; blank lines and lines starting with '#' are skipped. */
+static int set_read_file(struct ld *ld, struct cfg_pattern_set *s, const cJSON *json)
+{
+	char *path = config_relative(ld, s->file), *line = NULL, *origin;
+	const char *base;
+	size_t cap = 0;
+	unsigned int n = 0;
+	ssize_t len;
+	FILE *f;
+	int err = 0;
+
+	if (!path)
+		return fail(ld, NULL, "out of memory");
+	f = fopen(path, "re");
+	if (!f) {
+		path_key(ld, "file");
+		err = fail(ld, item(json, "file"), "%s: %s", path, strerror(errno));
+		free(path);
+		return err;
+	}
+	base = strrchr(s->file, '/') ? strrchr(s->file, '/') + 1 : s->file;
+	while (!err && (len = getline(&line, &cap, f)) >= 0) {
+		n++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (!len || line[0] == '#')
+			continue;
+		if (s->npatterns >= CFG_MAX_PATTERNS) {
+			path_key(ld, "file");
+			err = fail(ld, NULL, "%s: more than %u patterns", path, CFG_MAX_PATTERNS);
+			break;
+		}
+		if (memchr(line, '\0', len)) {
+			path_key(ld, "file");
+			err = fail(ld, NULL, "%s:%u: a NUL byte", path, n);
+			break;
+		}
+		if (asprintf(&origin, "%s:%u", base, n) < 0)
+			origin = NULL;
+		err = set_add(ld, s, strdup(line), origin);
+	}
+	if (!err && ferror(f)) {
+		path_key(ld, "file");
+		err = fail(ld, NULL, "%s: %s", path, strerror(errno));
+	}
+	free(line);
+	fclose(f);
+	free(path);
+	return err;
+}
+
+static int load_patterns(struct ld *ld, const cJSON *v, void *field)
+{
+	struct cfg_pattern_set *s = field;
+	size_t i = 0, old;
+	const cJSON *it;
+	char *origin;
+	const char *p;
+	const struct ckey k = { .max = 8192 };
+
+	if (!cJSON_IsArray(v))
+		return fail(ld, v, "expected an array of patterns, not %s", type_name(v));
+	for (it = v->child; it; it = it->next, i++) {
+		old = path_index(ld, i);
+		if (load_string(ld, &k, it, &p))
+			return -1;
+		if (i >= CFG_MAX_PATTERNS)
+			return fail(ld, NULL, "more than %u patterns", CFG_MAX_PATTERNS);
+		if (asprintf(&origin, "patterns[%zu]", i) < 0)
+			origin = NULL;
+		if (set_add(ld, s, strdup(p), origin))
+			return -1;
+		path_pop(ld, old);
+	}
+	return 0;
+}
+
+static int set_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_pattern_set *s = base;
+
+	if (s->file && set_read_file(ld, s, json))
+		return -1;
+	if (!s->npatterns) {
+		path_key(ld, s->file ? "file" : "patterns");
+		return fail(ld, NULL, "%s", s->file ? "the file holds no pattern"
+						   : "required: \"patterns\" or \"file\"");
+	}
+	return 0;
+}
+
+static int rule_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_rule *r = base;
+	const cJSON *match = item(json, "match");
+
+	if (!item(json, "pool"))
+		r->pool = -1;
+	if (r->max_bytes && r->max_bytes < r->min_bytes) {
+		path_key(ld, "match");
+		return fail_key(ld, match, "max_bytes", "%s",
+				"below min_bytes");
+	}
+	if (item(match, "min_count") && !r->detectors) {
+		path_key(ld, "match");
+		return fail_key(ld, match, "min_count", "%s",
+				"counts detections: give \"detectors\" too");
+	}
+	switch (r->action) {
+	case ACT_REROUTE:
+		if (r->pool < 0)
+			return fail_key(ld, json, "pool", "%s", "required by action reroute");
+		break;
+	case ACT_TAG:
+		if (!r->tag[0])
+			return fail_key(ld, json, "tag", "%s", "required by action tag");
+		break;
+	case ACT_BLOCK:
+		if (!r->message && !(r->message = strdup("the request was blocked by policy")))
+			return fail(ld, NULL, "out of memory");
+		break;
+	case ACT_MASK:
+		if (!r->mask_entities)
+			r->mask_entities = r->detectors ? r->detectors : (1U << PII_NKINDS) - 1;
+		break;
+	default:
+		break;
+	}
+	if (r->action != ACT_REROUTE && item(json, "pool"))
+		return fail_key(ld, json, "pool", "%s", "only for action reroute");
+	if (r->restore && (r->action != ACT_MASK || r->style != MASK_PLACEHOLDER)) {
+		path_key(ld, "mask");
+		return fail_key(ld, item(json, "mask"), "restore", "%s",
+				"needs action mask with style placeholder");
+	}
+	return 0;
+}
+
+static int inspect_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_inspect *in = base;
+
+	(void)ld;
+	in->enabled = json != NULL;
+	return 0;
+}
+
 /* --- the tables --------------------------------------------------------- */
 
 static const struct ckey cert_keys[] = {
@@ -1444,7 +1762,115 @@ static const struct ckey route_keys[] = {
 };
 static const struct cobj route_obj = { route_keys, route_check };
 
-/* Later issues add patterns, rules, keys, tenants, limits, escalation, ... here. */
+/* Inline in struct cfg_rule */
+static const struct ckey rule_match_keys[] = {
+	{ .key = "detectors", .type = CT_CUSTOM, .off = offsetof(struct cfg_rule, detectors),
+	  .fn = load_kinds },
+	{ FIELD("min_count", CT_UINT, struct cfg_rule, min_count), .min = 1, .max = 100000,
+	  .def = 1 },
+	{ ARRAY("sets", struct cfg_rule, sets, nsets, int), .elem = elem_set_ref, .max = 64 },
+	{ ARRAY("routes", struct cfg_rule, routes, nroutes, int), .elem = elem_route_ref,
+	  .max = 1024 },
+	{ ARRAY("models", struct cfg_rule, models, nmodels, char *), .elem = elem_string,
+	  .max = 64 },
+	{ ARRAY("sources", struct cfg_rule, sources, nsources, struct cidr), .elem = elem_cidr,
+	  .max = 1024 },
+	{ .key = "roles", .type = CT_CUSTOM, .off = offsetof(struct cfg_rule, roles),
+	  .size = sizeof(uint32_t), .fn = load_roles, .def = ROLE_ALL },
+	{ FIELD("min_bytes", CT_SIZE, struct cfg_rule, min_bytes), .max = GiB },
+	{ FIELD("max_bytes", CT_SIZE, struct cfg_rule, max_bytes), .max = GiB },
+	{ NULL }
+};
+static const struct cobj rule_match_obj = { rule_match_keys };
+
+static const char *const mask_style_names[] = {
+	[MASK_REDACT] = "redact", [MASK_PLACEHOLDER] = "placeholder", [MASK_HASH] = "hash",
+	[MASK_PARTIAL] = "partial", NULL
+};
+
+/* Inline in struct cfg_rule */
+static const struct ckey mask_keys[] = {
+	{ .key = "entities", .type = CT_CUSTOM, .off = offsetof(struct cfg_rule, mask_entities),
+	  .fn = load_kinds },
+	{ FIELD("style", CT_ENUM, struct cfg_rule, style), .names = mask_style_names,
+	  .def = MASK_REDACT },
+	{ FIELD("restore", CT_BOOL, struct cfg_rule, restore) },
+	{ NULL }
+};
+static const struct cobj mask_obj = { mask_keys };
+
+static const char *const insp_action_names[] = {
+	[ACT_ALLOW] = "allow", [ACT_BLOCK] = "block", [ACT_MASK] = "mask",
+	[ACT_REROUTE] = "reroute", [ACT_TAG] = "tag", [ACT_ESCALATE] = "escalate", NULL
+};
+
+static const struct ckey rule_keys[] = {
+	{ FIELD("name", CT_STRBUF, struct cfg_rule, name), .flags = F_REQUIRED,
+	  .valid = valid_name },
+	{ .key = "match", .type = CT_OBJECT, .obj = &rule_match_obj },
+	{ FIELD("action", CT_ENUM, struct cfg_rule, action), .flags = F_REQUIRED,
+	  .names = insp_action_names },
+	{ FIELD("monitor", CT_BOOL, struct cfg_rule, monitor) },
+	{ FIELD("status", CT_UINT, struct cfg_rule, status), .min = 400, .max = 499, .def = 400 },
+	{ FIELD("message", CT_STRING, struct cfg_rule, message), .max = 512 },
+	{ .key = "mask", .type = CT_OBJECT, .obj = &mask_obj },
+	{ .key = "pool", .type = CT_CUSTOM, .off = offsetof(struct cfg_rule, pool),
+	  .fn = load_pool_ref },
+	{ FIELD("tag", CT_STRBUF, struct cfg_rule, tag), .valid = valid_name },
+	{ NULL }
+};
+static const struct cobj rule_obj = { rule_keys, rule_check };
+
+static const struct ckey set_keys[] = {
+	{ FIELD("name", CT_STRBUF, struct cfg_pattern_set, name), .flags = F_REQUIRED,
+	  .valid = valid_name },
+	{ .key = "patterns", .type = CT_CUSTOM, .fn = load_patterns },
+	{ FIELD("file", CT_STRING, struct cfg_pattern_set, file), .max = 1024 },
+	{ FIELD("literal", CT_BOOL, struct cfg_pattern_set, literal) },
+	{ FIELD("caseless", CT_BOOL, struct cfg_pattern_set, caseless), .def = true },
+	{ FIELD("whole_word", CT_BOOL, struct cfg_pattern_set, whole_word) },
+	{ NULL }
+};
+static const struct cobj set_obj = { set_keys, set_check };
+
+static const struct ckey inspect_keys[] = {
+	{ .key = "detectors", .type = CT_CUSTOM, .off = offsetof(struct cfg_inspect, detectors),
+	  .size = sizeof(uint32_t), .fn = load_kinds, .def = (1U << PII_NKINDS) - 1 },
+	{ FIELD("max_depth", CT_UINT, struct cfg_inspect, max_depth), .min = 2, .max = 1000,
+	  .def = 64 },
+	{ FIELD("max_pieces", CT_UINT, struct cfg_inspect, max_pieces), .min = 1,
+	  .max = 1000000, .def = 10000 },
+	{ FIELD("max_text_bytes", CT_SIZE, struct cfg_inspect, max_text_bytes), .min = KiB,
+	  .max = GiB, .def = 8 * MiB },
+	{ ARRAY("pattern_sets", struct cfg_inspect, sets, nsets, struct cfg_pattern_set),
+	  .flags = F_UNIQUE, .obj = &set_obj, .max = 64,
+	  .uniq = offsetof(struct cfg_pattern_set, name) },
+	{ ARRAY("rules", struct cfg_inspect, rules, nrules, struct cfg_rule),
+	  .flags = F_UNIQUE, .obj = &rule_obj, .max = 1024,
+	  .uniq = offsetof(struct cfg_rule, name) },
+	{ FIELD("hash_key_file", CT_STRING, struct cfg_inspect, hash_key_file), .max = 1024 },
+	{ NULL }
+};
+static const struct cobj inspect_obj = { inspect_keys, inspect_check };
+
+static const char *const audit_sync_names[] = {
+	[AUDIT_NONE] = "none", [AUDIT_INTERVAL] = "interval", [AUDIT_ALWAYS] = "always", NULL
+};
+
+static const struct ckey audit_keys[] = {
+	{ FIELD("path", CT_STRING, struct cfg_audit, path), .flags = F_REQUIRED, .max = 1024 },
+	{ FIELD("sync", CT_ENUM, struct cfg_audit, sync), .names = audit_sync_names,
+	  .def = AUDIT_INTERVAL },
+	{ FIELD("interval", CT_DURATION, struct cfg_audit, interval_ns), .min = MSEC,
+	  .max = MIN, .def = 100 * MSEC },
+	{ FIELD("queue", CT_UINT, struct cfg_audit, queue), .min = 16, .max = 10000000,
+	  .def = 65536 },
+	{ FIELD("include_masked", CT_BOOL, struct cfg_audit, include_masked) },
+	{ NULL }
+};
+static const struct cobj audit_obj = { audit_keys };
+
+/* Later issues add keys, tenants, limits, escalation, ... here. */
 static const struct ckey top_keys[] = {
 	{ FIELD("workers", CT_UINT, struct gw_config, workers), .max = CFG_MAX_WORKERS },
 	{ FIELD("drain_timeout", CT_DURATION, struct gw_config, drain_timeout_ns),
@@ -1459,6 +1885,10 @@ static const struct ckey top_keys[] = {
 	{ ARRAY("routes", struct gw_config, routes, nroutes, struct cfg_route),
 	  .flags = F_REQUIRED | F_UNIQUE, .obj = &route_obj, .min = 1, .max = 10000,
 	  .uniq = offsetof(struct cfg_route, name) },
+	/* after pools and routes: rules name them */
+	{ FIELD("inspect", CT_OBJECT, struct gw_config, inspect), .obj = &inspect_obj },
+	{ FIELD("audit", CT_OBJECT, struct gw_config, audit), .obj = &audit_obj,
+	  .flags = F_ALLOC, .esize = sizeof(struct cfg_audit) },
 	{ NULL }
 };
 static const struct cobj top_obj = { top_keys, top_check };
@@ -1701,6 +2131,36 @@ static void free_route(struct cfg_route *r)
 	free(r->fallback);
 }
 
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_inspect(struct cfg_inspect *in)
+{
+	for (size_t i = 0; i < in->nsets; i++) {
+		struct cfg_pattern_set *s = &in->sets[i];
+
+		free_strings(s->patterns, s->npatterns);
+		free_strings(s->origin, s->npatterns);
+		free(s->file);
+	}
+	free(in->sets);
+	for (size_t i = 0; i < in->nrules; i++) {
+		struct cfg_rule *r = &in->rules[i];
+
+		free(r->sets);
+		free(r->routes);
+		free_strings(r->models, r->nmodels);
+		free(r->sources);
+		free(r->message);
+	}
+	free(in->rules);
+	free(in->hash_key_file);
+}
+
 void config_free(struct gw_config *cfg)
 {
 	size_t i;
@@ -1718,6 +2178,10 @@ void config_free(struct gw_config *cfg)
 	for (i = 0; i < cfg->nroutes; i++)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
+	free_inspect(&cfg->inspect);
+	if (cfg->audit)
+		free(cfg->audit->path);
+	free(cfg->audit);
 	free(cfg->path);
 	free(cfg);
 }

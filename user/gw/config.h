@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "lib/cidr.h"
 
 #define CFG_NAME_LEN	64
 #define CFG_ERR_LEN	512
@@ -168,6 +169,95 @@ struct cfg_xdp {
 	int dry_run;			/* -1 leave, 0 off, 1 on */
 };
 
+
+/* --- inspection (see inspect.h) --- */
+
+enum insp_action {
+	ACT_ALLOW = 0,		/* stop: the request passes as it is now */
+	ACT_BLOCK,		/* stop: answer status with the rule's message */
+	ACT_MASK,		/* rewrite the matched entities, go on */
+	ACT_REROUTE,		/* send to the rule's pool only, go on */
+	ACT_TAG,		/* add a policy tag (routes match on tags), go on */
+	ACT_ESCALATE,		/* a strike against the source, go on */
+};
+
+enum mask_style {
+	MASK_REDACT = 0,	/* [REDACTED] */
+	MASK_PLACEHOLDER,	/* [EMAIL_1]: stable within the request */
+	MASK_HASH,		/* [EMAIL:hmac8]: keyed, stable across requests */
+	MASK_PARTIAL,		/* the last four characters kept: ************4242 */
+};
+
+/* Roles of text pieces, as rule scopes */
+#define ROLE_SYSTEM	(1U << 0)	/* system, instructions */
+#define ROLE_DEVELOPER	(1U << 1)
+#define ROLE_USER	(1U << 2)	/* also prompt and input of completions/embeddings */
+#define ROLE_ASSISTANT	(1U << 3)
+#define ROLE_TOOL	(1U << 4)	/* tool results */
+#define ROLE_TOOL_CALL	(1U << 5)	/* tool-call arguments */
+#define ROLE_ALL	0x3fU
+
+struct cfg_pattern_set {
+	char name[CFG_NAME_LEN];
+	char **patterns;	/* inline, then the file's lines */
+	size_t npatterns;
+	char **origin;		/* per pattern: "patterns[3]" or "file.txt:12", for errors */
+	char *file;		/* as written; read at load, relative to the config's folder */
+	bool literal;		/* patterns are plain strings, not regexes */
+	bool caseless;		/* default true; false matches the unfolded text */
+	bool whole_word;
+};
+
+struct cfg_rule {
+	char name[CFG_NAME_LEN];
+	/* match: every given condition must hold */
+	uint32_t detectors;	/* PII kinds (bit = enum pii_kind); 0: not a condition */
+	unsigned int min_count;	/* detections of those kinds, default 1 */
+	int *sets;		/* any of these pattern sets matched */
+	size_t nsets;
+	int *routes;		/* the request's route is one of these */
+	size_t nroutes;
+	char **models;		/* globs of the body's model */
+	size_t nmodels;
+	struct cidr *sources;	/* the client address is in one of these */
+	size_t nsources;
+	uint32_t roles;		/* pieces whose detections count; default all */
+	size_t min_bytes, max_bytes;	/* the request body; max 0: no bound */
+	/* action */
+	enum insp_action action;
+	bool monitor;		/* record what it would do, change nothing */
+	unsigned int status;	/* block: default 400 */
+	char *message;		/* block: shown to the client */
+	uint32_t mask_entities;	/* mask: kinds; default: the rule's detectors, else all */
+	enum mask_style style;
+	bool restore;		/* placeholders in the answer get their values back */
+	int pool;		/* reroute */
+	char tag[CFG_NAME_LEN];	/* tag */
+};
+
+struct cfg_inspect {
+	bool enabled;		/* the section was given */
+	uint32_t detectors;	/* built-in detectors scanned for (bit = enum pii_kind) */
+	unsigned int max_depth;	/* JSON nesting; 400 past it */
+	unsigned int max_pieces;	/* text pieces; 400 past it */
+	size_t max_text_bytes;	/* text inspected per request; 413 past it */
+	struct cfg_pattern_set *sets;
+	size_t nsets;
+	struct cfg_rule *rules;
+	size_t nrules;
+	char *hash_key_file;	/* HMAC key of mask style hash and prompt hashes; NULL: random per start */
+};
+
+enum audit_sync_mode { AUDIT_NONE = 0, AUDIT_INTERVAL, AUDIT_ALWAYS };
+
+struct cfg_audit {
+	char *path;
+	enum audit_sync_mode sync;
+	uint64_t interval_ns;
+	unsigned int queue;	/* records waiting before submitters wait */
+	bool include_masked;	/* the masked prompt text in each record */
+};
+
 struct gw_config {
 	char *path;
 	uint64_t loaded_ns;		/* CLOCK_REALTIME of the load */
@@ -182,6 +272,8 @@ struct gw_config {
 	struct cfg_route *routes;
 	size_t nroutes;
 	uint64_t drain_timeout_ns;	/* SIGTERM: finish in-flight within; default 30 s */
+	struct cfg_inspect inspect;
+	struct cfg_audit *audit;	/* NULL: no audit trail */
 };
 
 /*

@@ -21,6 +21,8 @@
 #include "gw/buf.h"
 #include "gw/chunked.h"
 #include "gw/config.h"
+#include "gw/detect.h"
+#include "gw/inspect.h"
 #include "gw/http1.h"
 #include "gw/loop.h"
 #include "gw/tls.h"
@@ -49,6 +51,10 @@ struct runtime {
 	bool route_needs_body;		/* a route matches on the model */
 	bool *pool_needs_body;		/* per pool: model_map, session by user, or prefix */
 	bool any_prefix;		/* a pool hashes the prompt: worth extracting it */
+	bool inspect;			/* the config inspects prompts */
+	bool any_restore;		/* a rule restores placeholders in answers */
+	struct detect_db detect;	/* compiled once per config */
+	unsigned char hash_key[INSP_HASH_KEY];
 	_Atomic int refs;
 	uint64_t generation;
 };
@@ -75,11 +81,13 @@ struct view {
 	double *retry_credit;		/* per pool: retries this worker may still spend */
 	unsigned int *retrying;		/* per pool: requests of this worker in a retry now */
 	unsigned int users;		/* clients in a request on this view */
+	struct detect_scan scan;	/* this worker's scratch for rt->detect */
 	struct view *next;		/* older views, draining */
 };
 
 struct worker_stats {
 	uint64_t accepted, requests, responses, errors, retries, shed, aborted, tls_failed;
+	uint64_t audit_lost;		/* records that could not be queued (logged each) */
 };
 
 struct listener {
@@ -103,6 +111,7 @@ struct worker {
 	unsigned int nclients;
 	struct waiter *waiting, *waiting_tail;
 	struct timer queue_timer;	/* retries queued requests */
+	struct io audit_io;		/* eventfd the audit writer signals (sync always) */
 	uint64_t rng;
 	struct worker_stats st;
 };
@@ -159,6 +168,16 @@ struct client {
 	bool response_started;		/* bytes went to the client: no more retries */
 	bool hold;			/* relaying one upstream read: one flush after it */
 	unsigned int status;
+	/* inspection and the audit record */
+	struct inspection insp;
+	bool inspected;			/* insp holds this request's result */
+	bool no_fallback;		/* rerouted by policy: that pool only */
+	bool in_request;		/* a request head came: it gets an audit record */
+	bool local_error;		/* answered by an error of our own */
+	uint64_t audit_seq;		/* sync always: output waits for this record */
+	struct restore *filter;		/* placeholders in the answer get their values back */
+	uint64_t head_ns;		/* the request head was read */
+	uint64_t first_byte_ns;		/* the response head went out */
 	struct client *prev, *next;
 };
 
@@ -188,6 +207,7 @@ struct upconn {
 	const char *body;		/* request body being sent, after out */
 	size_t body_len, body_off;
 	bool reused, paused, rechunk;
+	bool filter;			/* the body goes decoded to client_response_body() */
 	struct upconn *next_idle;
 };
 
@@ -198,6 +218,8 @@ void client_close(struct client *c);
 void client_upstream_failed(struct client *c, unsigned int retry_cause, const char *why);
 void client_response_head(struct client *c, struct upconn *u);
 void client_response_data(struct client *c, const char *data, size_t len);
+/* Decoded body bytes of a filtered response (see restore.h): framed here. */
+void client_response_body(struct client *c, const char *data, size_t len);
 void client_response_done(struct client *c, bool clean);
 /* Flushes what one upstream read produced (see hold); false if the client closed. */
 bool client_release(struct client *c);
@@ -212,6 +234,12 @@ void upstream_resume(struct upconn *u);	/* client drained: read again */
 void upstream_close_idle(struct view *v);
 void backend_result(struct runtime *rt, int pool, int backend, bool ok, uint64_t now_ns);
 
+/* record.c: the audit trail's record of each request */
+extern struct audit *gw_audit;	/* NULL: no audit trail */
+void audit_request(struct client *c);
+/* proxy.c: responses that waited for their audit record go out */
+void client_audit_ready(struct worker *w);
+
 /* worker.c */
 struct view *view_new(struct worker *w, struct runtime *rt);
 void view_release(struct worker *w, struct view *v);
@@ -225,7 +253,7 @@ const char *http_reason(unsigned int status);
 
 /* route.c */
 int route_match(const struct gw_config *cfg, const struct http1_msg *req, const char *model,
-		size_t body_len, uint64_t est_tokens);
+		size_t body_len, uint64_t est_tokens, const char *const *tags, size_t ntags);
 enum api_kind route_api(const struct cfg_route *r, const struct http1_msg *req);
 const char *model_rewrite(const struct cfg_backend *b, const char *model);
 

@@ -3,7 +3,8 @@
  * sluiced: the policy daemon. Loads the config, attaches (or adopts) the
  * XDP data plane, binds its listeners, starts one worker per core and the
  * health checker, then waits for signals: SIGHUP reloads (a bad config is
- * refused and the old one keeps serving), SIGTERM/SIGINT drain.
+ * refused and the old one keeps serving), SIGUSR1 reopens the audit trail,
+ * SIGTERM/SIGINT drain.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "gw/audit.h"
 #include "gw/gw.h"
 #include "lib/dataplane.h"
 #include "lib/iface.h"
@@ -68,7 +70,8 @@ static void usage(FILE *f)
 		"       sluiced --help | --version\n"
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad one is refused, the old one keeps\n"
-		"serving); SIGTERM and SIGINT stop accepting and finish requests in flight\n"
+		"serving); SIGUSR1 reopens the audit file (after rotation); SIGTERM and SIGINT\n"
+		"stop accepting and finish requests in flight\n"
 		"(up to drain_timeout). -v logs each error response, -vv each request.\n"
 		"Exit status: 0 ok, 1 runtime error, 2 bad usage or config.\n");
 }
@@ -162,6 +165,31 @@ out:
 	return err;
 }
 
+/* The audit writer lives as long as the process: a reload cannot move it. */
+static bool same_audit(const struct cfg_audit *a, const struct cfg_audit *b)
+{
+	if (!a || !b)
+		return !a == !b;
+	return !strcmp(a->path, b->path) && a->sync == b->sync &&
+	       a->interval_ns == b->interval_ns && a->queue == b->queue;
+}
+
+static struct audit *audit_start(const struct cfg_audit *ac)
+{
+	static const enum audit_sync sync[] = {
+		[AUDIT_NONE] = AUDIT_SYNC_NONE, [AUDIT_INTERVAL] = AUDIT_SYNC_INTERVAL,
+		[AUDIT_ALWAYS] = AUDIT_SYNC_ALWAYS,
+	};
+	char err[CFG_ERR_LEN];
+	struct audit *a;
+
+	audit_set_log(gw_log);
+	a = audit_open(ac->path, sync[ac->sync], ac->interval_ns, ac->queue, err, sizeof(err));
+	if (!a)
+		gw_log(0, "audit: %s", err);
+	return a;
+}
+
 /* A reload may change everything but the listening addresses. */
 static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
 {
@@ -184,6 +212,12 @@ static struct runtime *reload(const char *path, struct runtime *cur, struct work
 
 	if (!cfg) {
 		gw_log(0, "reload refused: %s", err);
+		return cur;
+	}
+	if (!same_audit(cur->cfg->audit, cfg->audit)) {
+		gw_log(0, "reload refused: audit settings changed (restart sluiced to change them; "
+		       "include_masked may change)");
+		config_free(cfg);
 		return cur;
 	}
 	if (!same_listeners(cur->cfg, cfg)) {
@@ -290,10 +324,13 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (xdp_apply(&rt->cfg->xdp, true))
+		goto out;
+	if (rt->cfg->audit && !(gw_audit = audit_start(rt->cfg->audit)))
 		goto out;
 
 	nw = rt->cfg->workers;
@@ -340,6 +377,11 @@ int main(int argc, char **argv)
 
 		if (sig == SIGHUP) {
 			rt = reload(path, rt, w, nw);
+		} else if (sig == SIGUSR1) {
+			if (gw_audit) {
+				gw_log(1, "audit: reopening %s", rt->cfg->audit->path);
+				audit_reopen(gw_audit);
+			}
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			uint64_t deadline = loop_clock_ns() + rt->cfg->drain_timeout_ns;
 
@@ -363,6 +405,9 @@ out_health:
 	health_stop();
 	nw = rt->cfg->workers;
 out_workers:
+	/* after the workers: every record they submitted is written */
+	audit_close(gw_audit);
+	gw_audit = NULL;
 	for (unsigned int i = 0; i < nw; i++)
 		worker_fini(&w[i]);
 out:

@@ -18,6 +18,8 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <cjson/cJSON.h>
+#include "gw/audit.h"
+#include "gw/restore.h"
 #include "gw/gw.h"
 
 static void client_step(struct client *c);
@@ -48,7 +50,7 @@ static void client_events(struct client *c)
 	default:
 		break;
 	}
-	if (buf_used(&c->out))
+	if (buf_used(&c->out) && !c->audit_seq)
 		ev |= EPOLLOUT;
 	if (c->st.want_read)
 		ev |= EPOLLIN;
@@ -72,9 +74,44 @@ static void client_free(void *obj)
 	free(c);
 }
 
+static void filter_end(struct client *c)
+{
+	if (c->filter) {
+		restore_fini(c->filter);
+		free(c->filter);
+		c->filter = NULL;
+	}
+}
+
+/*
+ * Placeholders went to the model: its answer is filtered when it succeeded
+ * and has a body. The filter changes the length, so it goes out chunked.
+ */
+static bool filter_start(struct client *c, const struct http1_msg *m)
+{
+	const struct http1_header *ct;
+
+	if (!c->inspected || !c->insp.restore || !c->insp.nvalues || c->is_head ||
+	    m->status < 200 || m->status >= 300 || m->status == 204 ||
+	    m->body == HTTP1_BODY_NONE)
+		return false;
+	c->filter = calloc(1, sizeof(*c->filter));
+	if (!c->filter)
+		return false;
+	ct = http1_find(m, "content-type", NULL);
+	restore_init(c->filter, &c->insp, ct ? ct->value : NULL, ct ? ct->value_len : 0);
+	return true;
+}
+
 /* Ends the request's hold on its view (and the view itself when it was the last). */
 static void request_end(struct client *c)
 {
+	audit_request(c);
+	filter_end(c);
+	if (c->inspected) {
+		inspection_free(&c->insp);
+		c->inspected = false;
+	}
 	retry_leave(c);
 	if (c->view) {
 		struct view *v = c->view;
@@ -134,6 +171,11 @@ void client_close(struct client *c)
 /* Writes what is pending. 0, or -errno when the connection is dead. */
 static int client_flush(struct client *c)
 {
+	if (c->audit_seq) {
+		if (audit_durable(gw_audit) < c->audit_seq)
+			return 0;
+		c->audit_seq = 0;
+	}
 	while (buf_used(&c->out)) {
 		ssize_t n = stream_write(&c->st, buf_head(&c->out), buf_used(&c->out));
 
@@ -155,6 +197,7 @@ static void client_fail(struct client *c, unsigned int status, const char *type,
 	unsigned int retry_after = status == 503 || status == 429 ? 1 : 0;
 
 	c->status = status;
+	c->local_error = true;
 	c->w->st.errors++;
 	queue_leave(c);
 	if (!keep || c->w->drain)
@@ -289,6 +332,75 @@ static bool route_needs_body(const struct runtime *rt, const struct cfg_route *r
 	return false;
 }
 
+/*
+ * Inspects the body and acts on the verdict: 0 to go on (the body may be
+ * masked, the route and pool changed), -1 when the request was answered.
+ */
+static int inspect_body(struct client *c, const struct cfg_route **rp)
+{
+	const struct runtime *rt = c->view->rt;
+	const struct gw_config *cfg = rt->cfg;
+	struct insp_ctx ctx = {
+		.cfg = &cfg->inspect,
+		.db = &rt->detect,
+		.scan = &c->view->scan,
+		.key = rt->hash_key,
+		.route = c->route,
+		.model = c->model,
+		.peer = &c->peer,
+		.body_len = buf_used(&c->body),
+		.keep_masked = cfg->audit && cfg->audit->include_masked,
+	};
+	struct inspection *in = &c->insp;
+	const struct cfg_rule *rule;
+	int err, route;
+
+	err = inspect_request(&ctx, buf_head(&c->body), buf_used(&c->body), in);
+	c->inspected = true;
+	if (err) {
+		in->decision = DEC_ERROR;
+		if (err == -ENOMEM)
+			client_fail(c, 500, "api_error", NULL, "out of memory", false);
+		else
+			client_fail(c, err == -EMSGSIZE ? 413 : 400, "invalid_request_error",
+				    err == -EINVAL ? "invalid_json" : NULL, in->why, true);
+		return -1;
+	}
+	if (in->decision == DEC_BLOCKED) {
+		rule = &cfg->inspect.rules[in->block_rule];
+		/* the rule's message, never what matched */
+		client_fail(c, rule->status, "invalid_request_error", "content_policy_violation",
+			    rule->message, true);
+		return -1;
+	}
+	if (in->body) {
+		/* The masked body replaces the original, which the reset wipes */
+		buf_reset(&c->body);
+		if (buf_append(&c->body, in->body, in->body_len, in->body_len)) {
+			client_fail(c, 500, "api_error", NULL, "out of memory", false);
+			return -1;
+		}
+		explicit_bzero(in->body, in->body_len);
+		free(in->body);
+		in->body = NULL;
+	}
+	if (in->ntags) {
+		route = route_match(cfg, &c->req, c->model, buf_used(&c->body), buf_used(&c->body) / 4,
+				    in->tags, in->ntags);
+		if (route >= 0 && route != c->route && !cfg->routes[route].refuse) {
+			c->route = route;
+			*rp = &cfg->routes[route];
+			c->api = route_api(*rp, &c->req);
+			c->pool = (*rp)->pool;
+		}
+	}
+	if (in->reroute >= 0) {
+		c->pool = in->reroute;
+		c->no_fallback = true;
+	}
+	return 0;
+}
+
 /* Everything of the request is here: route it and send it upstream. */
 static void dispatch(struct client *c)
 {
@@ -309,7 +421,7 @@ static void dispatch(struct client *c)
 	}
 	/* An estimate until the tokenizer counts: about four bytes a token */
 	est = buf_used(&c->body) / 4;
-	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), est);
+	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), est, NULL, 0);
 	if (c->route < 0) {
 		snprintf(msg, sizeof(msg), "no route for %.*s %.*s", (int)c->req.method_len,
 			 c->req.method_str, (int)(c->req.target_len > 128 ? 128 : c->req.target_len),
@@ -332,6 +444,9 @@ static void dispatch(struct client *c)
 		return;
 	}
 	c->pool = r->pool;
+	c->no_fallback = false;
+	if (c->view->rt->inspect && buf_used(&c->body) && inspect_body(c, &r))
+		return;
 	c->pool_step = 0;
 	c->tried = 0;
 	c->attempts = 0;
@@ -420,6 +535,12 @@ static void head_complete(struct client *c, size_t len)
 	c->api = route_api(NULL, &c->req);
 	new_request_id(c);
 	c->w->st.requests++;
+	c->in_request = true;
+	c->head_ns = c->w->loop.now_ns;
+	c->first_byte_ns = 0;
+	c->local_error = false;
+	c->status = 0;
+	c->route = c->pool = c->backend = -1;
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
 			    false);
@@ -524,7 +645,7 @@ static void client_step(struct client *c)
 			dispatch(c);
 			return;
 		case C_LOCAL:
-			if (buf_used(&c->out))
+			if (buf_used(&c->out) || c->audit_seq)
 				goto out;
 			if (c->close_after || !c->keep_alive || c->w->drain) {
 				client_close(c);
@@ -781,11 +902,14 @@ void client_response_head(struct client *c, struct upconn *u)
 {
 	const struct http1_msg *m = &u->resp;
 	size_t max = max_out();
-	bool chunked_out = false;
+	bool chunked_out = false, no_store = c->inspected;
+
+	u->filter = filter_start(c, m);
 
 	c->state = C_STREAM;
 	c->response_started = true;
 	c->status = m->status;
+	c->first_byte_ns = c->w->loop.now_ns;
 	if (c->w->drain)
 		c->close_after = true;
 	buf_printf(&c->out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);
@@ -794,11 +918,15 @@ void client_response_head(struct client *c, struct upconn *u)
 
 		if (http1_is_hop_by_hop(m, h->name, h->name_len) ||
 		    http1_iequal(h->name, h->name_len, "content-length", 14) ||
-		    http1_iequal(h->name, h->name_len, "x-request-id", 12))
+		    http1_iequal(h->name, h->name_len, "x-request-id", 12) ||
+		    (no_store && http1_iequal(h->name, h->name_len, "cache-control", 13)))
 			continue;
 		buf_header(&c->out, max, h->name, h->name_len, h->value, h->value_len);
 	}
-	switch (m->body) {
+	/* answers to inspected prompts are as private as the prompts */
+	if (no_store)
+		buf_printf(&c->out, max, "cache-control: no-store\r\n");
+	switch (u->filter ? HTTP1_BODY_CLOSE : m->body) {
 	case HTTP1_BODY_LENGTH:
 		buf_printf(&c->out, max, "content-length: %llu\r\n",
 			   (unsigned long long)m->content_length);
@@ -810,7 +938,7 @@ void client_response_head(struct client *c, struct upconn *u)
 		/* Re-framed for an HTTP/1.1 client; an HTTP/1.0 one reads to our close */
 		if (c->req.minor >= 1) {
 			chunked_out = true;
-			u->rechunk = true;
+			u->rechunk = !u->filter;
 		} else {
 			c->close_after = true;
 		}
@@ -850,6 +978,47 @@ void client_response_data(struct client *c, const char *data, size_t len)
 	client_events(c);
 }
 
+/* The filtered body, as chunks (or as it is to an HTTP/1.0 client, which reads to our close). */
+static void filtered_out(struct client *c, struct buf *tmp)
+{
+	char hdr[CHUNKED_SIZE_MAX];
+	size_t n = buf_used(tmp), max = max_out();
+	int err = 0;
+
+	if (!n)
+		return;
+	if (c->req.minor >= 1) {
+		err |= buf_append(&c->out, hdr, chunked_put_size(hdr, n), max);
+		err |= buf_append(&c->out, buf_head(tmp), n, max);
+		err |= buf_append(&c->out, CHUNKED_CRLF, 2, max);
+	} else {
+		err |= buf_append(&c->out, buf_head(tmp), n, max);
+	}
+	buf_reset(tmp);
+	if (err)
+		client_close(c);
+}
+
+void client_response_body(struct client *c, const char *data, size_t len)
+{
+	struct buf tmp = { 0 };
+
+	if (restore_feed(c->filter, data, len, &tmp, max_out())) {
+		buf_free(&tmp);
+		client_close(c);
+		return;
+	}
+	filtered_out(c, &tmp);
+	buf_free(&tmp);
+	if (c->state == C_CLOSED || c->hold)
+		return;
+	if (client_flush(c)) {
+		client_close(c);
+		return;
+	}
+	client_events(c);
+}
+
 /*
  * One upstream read may bring a head and body bytes, or an SSE event in two
  * pieces of framing: they leave in one write (one TLS record) here.
@@ -878,6 +1047,26 @@ void client_response_done(struct client *c, bool clean)
 		client_close(c);
 		return;
 	}
+	if (c->filter) {
+		struct buf tmp = { 0 };
+
+		if (restore_finish(c->filter, &tmp, max_out())) {
+			buf_free(&tmp);
+			client_close(c);
+			return;
+		}
+		filtered_out(c, &tmp);
+		buf_free(&tmp);
+		if (c->state == C_CLOSED)
+			return;
+		if (c->req.minor >= 1 &&
+		    buf_append(&c->out, CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1, max_out())) {
+			client_close(c);
+			return;
+		}
+		if (c->req.minor < 1)
+			c->close_after = true;
+	}
 	if (gw_verbose)
 		gw_log(3, "worker=%d client=%s id=%s status=%u us=%llu", c->w->id, c->peer_text,
 		       c->request_id, c->status,
@@ -886,6 +1075,27 @@ void client_response_done(struct client *c, bool clean)
 	c->response_started = false;
 	request_end(c);
 	client_step(c);
+}
+
+/* The audit writer committed: the responses that waited for their records go on. */
+void client_audit_ready(struct worker *w)
+{
+	uint64_t durable = audit_durable(gw_audit);
+	struct client *c, *next;
+
+	for (c = w->clients; c; c = next) {
+		next = c->next;
+		if (!c->audit_seq || c->audit_seq > durable)
+			continue;
+		if (client_flush(c)) {
+			client_close(c);
+			continue;
+		}
+		if (c->state == C_LOCAL)
+			client_step(c);
+		else
+			client_events(c);
+	}
 }
 
 /* Gives back the retry slot the request holds, if any. */

@@ -28,8 +28,22 @@ static bool path_has_prefix(const struct http1_msg *req, const char *prefix)
 	return req->target_len >= n && !memcmp(req->target, prefix, n);
 }
 
+/* Every tag the route asks for is among the request's policy tags. */
+static bool tags_match(const struct cfg_route *r, const char *const *tags, size_t ntags)
+{
+	for (size_t i = 0; i < r->ntags; i++) {
+		size_t j = 0;
+
+		while (j < ntags && strcmp(r->tags[i], tags[j]))
+			j++;
+		if (j == ntags)
+			return false;
+	}
+	return true;
+}
+
 int route_match(const struct gw_config *cfg, const struct http1_msg *req, const char *model,
-		size_t body_len, uint64_t est_tokens)
+		size_t body_len, uint64_t est_tokens, const char *const *tags, size_t ntags)
 {
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct cfg_route *r = &cfg->routes[i];
@@ -46,8 +60,8 @@ int route_match(const struct gw_config *cfg, const struct http1_msg *req, const 
 			continue;
 		if (r->max_prompt_tokens && est_tokens > r->max_prompt_tokens)
 			continue;
-		/* Policy tags come with inspection; until then a tagged route never matches */
-		if (r->ntags)
+		/* Policy tags are set by the inspection rules */
+		if (r->ntags && !tags_match(r, tags, ntags))
 			continue;
 		for (size_t h = 0; h < r->nheaders && ok; h++)
 			ok = header_matches(req, &r->headers[h]);

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* What a config needs at run time: TLS contexts, pool balancers, health state. */
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "gw/gw.h"
@@ -24,6 +29,8 @@ static void runtime_free(struct runtime *rt)
 		if (rt->health)
 			free(rt->health[p]);
 	}
+	detect_free(&rt->detect);
+	explicit_bzero(rt->hash_key, sizeof(rt->hash_key));
 	free(rt->pool_needs_body);
 	free(rt->tls);
 	free(rt->pools);
@@ -31,6 +38,63 @@ static void runtime_free(struct runtime *rt)
 	free(rt->health);
 	config_free(rt->cfg);
 	free(rt);
+}
+
+/*
+ * The key of masks in style hash and of prompt hashes: from the configured
+ * file (any length: its SHA-256 is the key), else one random key for the
+ * life of the process, so hashes stay comparable across reloads.
+ */
+static int hash_key(struct runtime *rt, char *err, size_t errlen)
+{
+	static unsigned char process_key[INSP_HASH_KEY];
+	static bool have;
+	const char *path = rt->cfg->inspect.hash_key_file;
+	unsigned char buf[4096];
+	ssize_t n;
+	int fd;
+
+	if (!path) {
+		/* runtimes are built by the main thread only */
+		if (!have && RAND_bytes(process_key, sizeof(process_key)) != 1) {
+			snprintf(err, errlen, "inspect: no random bytes for the hash key");
+			return -1;
+		}
+		have = true;
+		memcpy(rt->hash_key, process_key, sizeof(rt->hash_key));
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "inspect.hash_key_file: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 16) {
+		snprintf(err, errlen, "inspect.hash_key_file: %s: %s", path,
+			 n < 0 ? strerror(errno) : "shorter than 16 bytes");
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	SHA256(buf, n, rt->hash_key);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+static int inspect_setup(struct runtime *rt, char *err, size_t errlen)
+{
+	const struct cfg_inspect *in = &rt->cfg->inspect;
+
+	rt->inspect = in->enabled;
+	if (!in->enabled)
+		return 0;
+	for (size_t i = 0; i < in->nrules; i++)
+		if (in->rules[i].restore)
+			rt->any_restore = true;
+	if (hash_key(rt, err, errlen))
+		return -1;
+	return detect_compile(&rt->detect, in, err, errlen);
 }
 
 struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
@@ -66,6 +130,10 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 			if (pc->backends[b].nmodel_map)
 				rt->pool_needs_body[p] = true;
 	}
+	if (inspect_setup(rt, err, errlen))
+		goto fail;
+	/* rules match on the model: it is read before routing */
+	rt->route_needs_body |= rt->inspect;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		if (!cfg->listeners[i].tls)
 			continue;

@@ -398,7 +398,7 @@ int upstream_start(struct client *c)
 			return 0;
 		}
 		/* All down, or all tried: the next fallback pool, if any */
-		if ((size_t)c->pool_step >= r->nfallback) {
+		if (c->no_fallback || (size_t)c->pool_step >= r->nfallback) {
 			client_upstream_failed(c, RETRY_503, why == PICK_ALL_DOWN ?
 					       "no healthy backend" : "every backend failed");
 			return 0;
@@ -472,7 +472,7 @@ static void up_park(struct upconn *u)
 
 	u->state = U_IDLE;
 	u->c = NULL;
-	u->paused = u->rechunk = false;
+	u->paused = u->rechunk = u->filter = false;
 	buf_reset(&u->in);
 	u->next_idle = v->idle[u->pool][u->backend];
 	v->idle[u->pool][u->backend] = u;
@@ -556,7 +556,10 @@ static bool up_relay(struct upconn *u)
 		case HTTP1_BODY_LENGTH: {
 			size_t n = buf_used(&u->in) < u->remaining ? buf_used(&u->in) : u->remaining;
 
-			client_response_data(c, buf_head(&u->in), n);
+			if (u->filter)
+				client_response_body(c, buf_head(&u->in), n);
+			else
+				client_response_data(c, buf_head(&u->in), n);
 			buf_consume(&u->in, n);
 			u->remaining -= n;
 			if (!u->c)
@@ -578,7 +581,9 @@ static bool up_relay(struct upconn *u)
 				return true;
 			}
 			/* Passed through as it came: the decoder only finds the end */
-			if (used)
+			if (u->filter && ret == CHUNKED_DATA)
+				client_response_body(c, data, dlen);
+			else if (used && !u->filter)
 				client_response_data(c, buf_head(&u->in), used);
 			buf_consume(&u->in, used);
 			if (!u->c)
@@ -594,7 +599,9 @@ static bool up_relay(struct upconn *u)
 		case HTTP1_BODY_CLOSE: {
 			size_t n = buf_used(&u->in);
 
-			if (u->rechunk) {
+			if (u->filter) {
+				client_response_body(c, buf_head(&u->in), n);
+			} else if (u->rechunk) {
 				char hdr[CHUNKED_SIZE_MAX];
 				size_t hl = chunked_put_size(hdr, n);
 
@@ -713,7 +720,7 @@ static void up_read(struct upconn *u)
 		}
 		if (n == 0) {
 			/* End of stream: the end of a close-delimited body, else a cut one */
-			if (u->resp.body == HTTP1_BODY_CLOSE && u->rechunk)
+			if (u->resp.body == HTTP1_BODY_CLOSE && u->rechunk && !u->filter)
 				client_response_data(u->c, CHUNKED_LAST, sizeof(CHUNKED_LAST) - 1);
 			up_done(u, u->resp.body == HTTP1_BODY_CLOSE);
 			return;

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include "gw/audit.h"
 #include "gw/gw.h"
 
 #define ACCEPT_BATCH	64
@@ -36,6 +38,7 @@ static void view_destroy(struct view *v, size_t npools)
 	free(v->queued);
 	free(v->retry_credit);
 	free(v->retrying);
+	detect_scan_fini(&v->scan);
 	free(v);
 }
 
@@ -61,6 +64,8 @@ struct view *view_new(struct worker *w, struct runtime *rt)
 		lb_cursor__init(&v->cursors[p], rt->pools[p], w->id);
 		v->retry_credit[p] = 1.0;
 	}
+	if (rt->inspect && detect_scan_init(&v->scan, &rt->detect))
+		goto fail;
 	runtime_get(rt);
 	return v;
 fail:
@@ -89,6 +94,18 @@ void view_release(struct worker *w, struct view *v)
 			view_free(w, v);
 			return;
 		}
+}
+
+/* The audit writer committed a batch: responses waiting for their records go. */
+static void on_audit(struct loop *l, struct io *io, uint32_t events)
+{
+	struct worker *w = (struct worker *)((char *)io - offsetof(struct worker, audit_io));
+	uint64_t n;
+
+	(void)l, (void)events;
+	if (read(io->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		gw_log(0, "worker=%d audit eventfd: %s", w->id, strerror(errno));
+	client_audit_ready(w);
 }
 
 static void on_accept(struct loop *l, struct io *io, uint32_t events)
@@ -212,6 +229,17 @@ int worker_init(struct worker *w, int id, struct runtime *rt, const int *fds, si
 	if (!w->view || !w->lis)
 		return -ENOMEM;
 	w->nlis = nfds;
+	if (gw_audit) {
+		int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+		if (efd < 0)
+			return -errno;
+		err = io_add(&w->loop, &w->audit_io, efd, EPOLLIN, on_audit);
+		if (!err)
+			err = audit_watch(gw_audit, efd);
+		if (err)
+			return err;
+	}
 	for (size_t i = 0; i < nfds; i++) {
 		w->lis[i].index = i;
 		w->lis[i].w = w;
@@ -235,6 +263,9 @@ void worker_fini(struct worker *w)
 		if (w->lis[i].io.registered)
 			close(w->lis[i].io.fd);
 	free(w->lis);
+	/* the writer is closed before the workers are freed: it signals no more */
+	if (w->audit_io.registered)
+		close(w->audit_io.fd);
 	while ((v = w->old)) {
 		w->old = v->next;
 		view_free(w, v);

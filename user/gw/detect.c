@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The scanner: Hyperscan databases per config, candidates checked and resolved per piece. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw/detect.h"
+
+#define PLAIN_MAX	8192	/* a candidate's plain view, for its validator */
+
+bool detect_empty(const struct detect_db *db)
+{
+	return !db->pii && !db->folded && !db->plain;
+}
+
+void detect_free(struct detect_db *db)
+{
+	hs_free_database(db->pii);
+	hs_free_database(db->folded);
+	hs_free_database(db->plain);
+	free(db->set_of);
+	memset(db, 0, sizeof(*db));
+}
+
+static int compile_pii(struct detect_db *db, uint32_t kinds, char *err, size_t errlen)
+{
+	const char *expr[PII_NKINDS];
+	unsigned int flags[PII_NKINDS], ids[PII_NKINDS], n = 0;
+	hs_compile_error_t *ce = NULL;
+
+	for (unsigned int k = 0; k < PII_NKINDS; k++) {
+		if (!(kinds & (1U << k)))
+			continue;
+		expr[n] = pii_detectors[k].regex;
+		flags[n] = HS_FLAG_SOM_LEFTMOST | pii_detectors[k].hs_flags;
+		ids[n++] = k;
+	}
+	db->kinds = kinds;
+	if (!n)
+		return 0;
+	if (hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, &db->pii, &ce) !=
+	    HS_SUCCESS) {
+		snprintf(err, errlen, "inspect.detectors: %s: %s",
+			 ce && ce->expression >= 0 ? pii_detectors[ids[ce->expression]].name : "all",
+			 ce ? ce->message : "compile failed");
+		hs_free_compile_error(ce);
+		return -1;
+	}
+	return 0;
+}
+
+/* A literal as a regex: ASCII punctuation escaped, folded when the set is caseless. */
+static char *literal_regex(const char *lit, bool fold)
+{
+	struct textnorm tn;
+	const char *s = lit;
+	size_t n = strlen(lit);
+	char *out, *o;
+
+	textnorm_init(&tn);
+	if (fold) {
+		if (textnorm_fold(&tn, lit, n)) {
+			textnorm_free(&tn);
+			return NULL;
+		}
+		s = tn.text;
+		n = tn.len;
+	}
+	out = o = malloc(2 * n + 1);
+	for (size_t i = 0; out && i < n; i++) {
+		unsigned char ch = s[i];
+
+		if (ch < 0x80 && !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				   (ch >= '0' && ch <= '9')))
+			*o++ = '\\';
+		*o++ = ch;
+	}
+	if (out)
+		*o = '\0';
+	textnorm_free(&tn);
+	return out;
+}
+
+/* The user sets that scan one view: caseless ones on folded, the rest on plain. */
+static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool caseless,
+			hs_database_t **out, char *err, size_t errlen)
+{
+	size_t n = 0, id = 0;
+	const char **expr = NULL;
+	unsigned int *flags = NULL, *ids = NULL;
+	char **owned = NULL;
+	hs_compile_error_t *ce = NULL;
+	int ret = -1;
+
+	for (size_t i = 0; i < in->nsets; i++) {
+		if (in->sets[i].caseless == caseless)
+			n += in->sets[i].npatterns;
+	}
+	if (!n)
+		return 0;
+	expr = calloc(n, sizeof(*expr));
+	flags = calloc(n, sizeof(*flags));
+	ids = calloc(n, sizeof(*ids));
+	owned = calloc(n, sizeof(*owned));
+	if (!expr || !flags || !ids || !owned) {
+		snprintf(err, errlen, "inspect.pattern_sets: out of memory");
+		goto out;
+	}
+	n = 0;
+	for (size_t i = 0; i < in->nsets; i++) {
+		const struct cfg_pattern_set *s = &in->sets[i];
+
+		for (size_t p = 0; p < s->npatterns; p++, id++) {
+			char *x = NULL;
+
+			if (s->caseless != caseless)
+				continue;
+			if (s->literal && !(x = literal_regex(s->patterns[p], caseless)))
+				goto oom;
+			if (s->whole_word) {
+				char *w;
+
+				if (asprintf(&w, "\\b(?:%s)\\b", x ? x : s->patterns[p]) < 0)
+					goto oom;
+				free(x);
+				x = w;
+			}
+			owned[n] = x;
+			expr[n] = x ? x : s->patterns[p];
+			flags[n] = HS_FLAG_SINGLEMATCH | HS_FLAG_UTF8 |
+				   (caseless ? HS_FLAG_CASELESS : 0);
+			ids[n++] = id;
+		}
+	}
+	if (hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, out, &ce) != HS_SUCCESS) {
+		if (ce && ce->expression >= 0) {
+			unsigned int bad = ids[ce->expression];
+			const struct cfg_pattern_set *s = &in->sets[db->set_of[bad]];
+			size_t first = 0;
+
+			for (size_t i = 0; &in->sets[i] != s; i++)
+				first += in->sets[i].npatterns;
+			snprintf(err, errlen, "inspect.pattern_sets.%s.%s: '%.80s': %s", s->name,
+				 s->origin[bad - first], s->patterns[bad - first], ce->message);
+		} else {
+			snprintf(err, errlen, "inspect.pattern_sets: %s",
+				 ce ? ce->message : "compile failed");
+		}
+		goto out;
+	}
+	ret = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "inspect.pattern_sets: out of memory");
+out:
+	hs_free_compile_error(ce);
+	for (size_t i = 0; owned && i < n; i++)
+		free(owned[i]);
+	free(owned);
+	free(expr);
+	free(flags);
+	free(ids);
+	return ret;
+}
+
+int detect_compile(struct detect_db *db, const struct cfg_inspect *in, char *err, size_t errlen)
+{
+	size_t id = 0;
+
+	memset(db, 0, sizeof(*db));
+	if (!in->enabled)
+		return 0;
+	if (compile_pii(db, in->detectors, err, errlen))
+		goto fail;
+	db->nsets = in->nsets;
+	for (size_t i = 0; i < in->nsets; i++)
+		db->npatterns += in->sets[i].npatterns;
+	if (db->npatterns) {
+		db->set_of = calloc(db->npatterns, sizeof(*db->set_of));
+		if (!db->set_of) {
+			snprintf(err, errlen, "inspect.pattern_sets: out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < in->nsets; i++)
+			for (size_t p = 0; p < in->sets[i].npatterns; p++)
+				db->set_of[id++] = i;
+	}
+	if (compile_sets(db, in, true, &db->folded, err, errlen) ||
+	    compile_sets(db, in, false, &db->plain, err, errlen))
+		goto fail;
+	return 0;
+fail:
+	detect_free(db);
+	return -1;
+}
+
+int detect_scan_init(struct detect_scan *s, const struct detect_db *db)
+{
+	memset(s, 0, sizeof(*s));
+	textnorm_init(&s->tn);
+	if ((db->pii && hs_alloc_scratch(db->pii, &s->scratch) != HS_SUCCESS) ||
+	    (db->folded && hs_alloc_scratch(db->folded, &s->scratch) != HS_SUCCESS) ||
+	    (db->plain && hs_alloc_scratch(db->plain, &s->scratch) != HS_SUCCESS)) {
+		detect_scan_fini(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void detect_scan_fini(struct detect_scan *s)
+{
+	hs_free_scratch(s->scratch);
+	textnorm_free(&s->tn);
+	if (s->plain)
+		explicit_bzero(s->plain, s->plain_cap);
+	free(s->plain);
+	free(s->cand);
+	memset(s, 0, sizeof(*s));
+}
+
+void detect_result_free(struct detect_result *r)
+{
+	free(r->hits);
+	memset(r, 0, sizeof(*r));
+}
+
+static int on_pii(unsigned int id, unsigned long long from, unsigned long long to,
+		  unsigned int flags, void *ctx)
+{
+	struct detect_scan *s = ctx;
+
+	(void)flags;
+	if (s->ncand == s->cand_cap) {
+		size_t cap = s->cand_cap ? 2 * s->cand_cap : 64;
+		struct detect_cand *c;
+
+		if (cap > DETECT_MAX_CANDIDATES || !(c = realloc(s->cand, cap * sizeof(*c)))) {
+			s->truncated = true;
+			return 1;
+		}
+		s->cand = c;
+		s->cand_cap = cap;
+	}
+	s->cand[s->ncand++] = (struct detect_cand){ id, (uint32_t)from, (uint32_t)to };
+	return 0;
+}
+
+struct set_ctx {
+	const struct detect_db *db;
+	struct detect_result *r;
+};
+
+static int on_set(unsigned int id, unsigned long long from, unsigned long long to,
+		  unsigned int flags, void *ctx)
+{
+	struct set_ctx *sc = ctx;
+	unsigned int set = sc->db->set_of[id];
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	sc->r->sets |= 1ULL << set;
+	sc->r->set_patterns[set]++;
+	return 0;
+}
+
+static int hit_add(struct detect_result *r, uint32_t kind, size_t start, size_t end)
+{
+	if (r->nhits == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 16;
+		struct detect_hit *h = realloc(r->hits, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		r->hits = h;
+		r->cap = cap;
+	}
+	r->hits[r->nhits++] = (struct detect_hit){ .kind = kind, .start = start, .end = end };
+	return 0;
+}
+
+/* Is the candidate real: boundaries, then the validator on its plain view. */
+static bool cand_valid(const struct detect_scan *s, const struct detect_cand *c, const char *text,
+		       size_t len, size_t *oa, size_t *ob)
+{
+	const struct pii_detector *d = &pii_detectors[c->kind];
+	char plain[PLAIN_MAX];
+	const char *v;
+	size_t vlen;
+
+	if (!pii_boundary_ok(d, s->tn.text, s->tn.len, c->from, c->to))
+		return false;
+	textnorm_span(&s->tn, c->from, c->to, oa, ob);
+	if (c->kind == PII_PEM_PRIVATE_KEY) {
+		size_t ext = pii_pem_extent(text, len, *oa);
+
+		if (ext)
+			*ob = *oa + ext;
+		return true;
+	}
+	if (!d->valid)
+		return true;
+	if (s->tn.identity) {
+		v = text + *oa;
+		vlen = *ob - *oa;
+	} else {
+		vlen = textnorm_plain(text + *oa, *ob - *oa, plain, sizeof(plain));
+		if (vlen >= sizeof(plain))
+			return false;
+		v = plain;
+	}
+	return d->valid(v, vlen);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct detect_hit *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end > y->end ? -1 : x->end < y->end;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	const struct detect_hit *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end > y->end ? -1 : x->end < y->end;
+}
+
+/* Of one kind's overlapping hits the one that starts first and reaches furthest stays. */
+static void resolve(struct detect_result *r)
+{
+	size_t n = 0;
+
+	qsort(r->hits, r->nhits, sizeof(*r->hits), cmp_hit);
+	for (size_t i = 0; i < r->nhits; i++) {
+		if (n && r->hits[n - 1].kind == r->hits[i].kind &&
+		    r->hits[i].start < r->hits[n - 1].end)
+			continue;
+		r->hits[n++] = r->hits[i];
+	}
+	r->nhits = n;
+	qsort(r->hits, r->nhits, sizeof(*r->hits), cmp_start);
+	memset(r->counts, 0, sizeof(r->counts));
+	for (size_t i = 0; i < n; i++)
+		r->counts[r->hits[i].kind]++;
+}
+
+static int plain_view(struct detect_scan *s, const char *text, size_t len, const char **v,
+		      size_t *vlen)
+{
+	size_t need;
+
+	if (s->tn.identity) {
+		*v = text;
+		*vlen = len;
+		return 0;
+	}
+	need = textnorm_plain(text, len, s->plain, s->plain_cap);
+	if (need >= s->plain_cap) {
+		char *p;
+
+		if (s->plain)
+			explicit_bzero(s->plain, s->plain_cap);
+		free(s->plain);
+		s->plain_cap = 0;
+		p = malloc(need + 1);
+		if (!(s->plain = p))
+			return -ENOMEM;
+		s->plain_cap = need + 1;
+		textnorm_plain(text, len, s->plain, s->plain_cap);
+	}
+	*v = s->plain;
+	*vlen = need;
+	return 0;
+}
+
+int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *text,
+		 size_t len, struct detect_result *r)
+{
+	struct set_ctx sc = { db, r };
+	int err;
+
+	r->nhits = 0;
+	r->sets = 0;
+	r->truncated = false;
+	memset(r->counts, 0, sizeof(r->counts));
+	memset(r->set_patterns, 0, sizeof(r->set_patterns));
+	if (!len || detect_empty(db))
+		return 0;
+	if ((err = textnorm_fold(&s->tn, text, len)))
+		return err;
+	if (db->pii) {
+		s->ncand = 0;
+		s->truncated = false;
+		hs_scan(db->pii, s->tn.text, s->tn.len, 0, s->scratch, on_pii, s);
+		r->truncated = s->truncated;
+		for (size_t i = 0; i < s->ncand; i++) {
+			size_t oa, ob;
+
+			if (cand_valid(s, &s->cand[i], text, len, &oa, &ob) &&
+			    hit_add(r, s->cand[i].kind, oa, ob))
+				return -ENOMEM;
+		}
+		resolve(r);
+	}
+	if (db->folded)
+		hs_scan(db->folded, s->tn.text, s->tn.len, 0, s->scratch, on_set, &sc);
+	if (db->plain) {
+		const char *v;
+		size_t vlen;
+
+		if ((err = plain_view(s, text, len, &v, &vlen)))
+			return err;
+		hs_scan(db->plain, v, vlen, 0, s->scratch, on_set, &sc);
+	}
+	return 0;
+}

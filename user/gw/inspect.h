@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Prompt inspection: what a request body gives the model, found by
+ * walking its JSON the way the APIs read it, scanned, judged by the
+ * ordered rules, and masked where they say.
+ *
+ * Text pieces (each a JSON string, with the role of whoever wrote it):
+ *   messages[].content        string, or parts {"type":"text","text":...}
+ *                             and Anthropic blocks: text, tool_use (every
+ *                             string of "input"), tool_result ("content")
+ *   messages[].tool_calls[].function.arguments, messages[].function_call
+ *   system, instructions      (Anthropic, Responses): role system
+ *   prompt, input             (completions, embeddings, Responses; input
+ *                             items with a role are messages)
+ * Everything else passes untouched. After a change the body is printed
+ * again (cJSON: numbers past 2^53 lose precision) and framed anew.
+ *
+ * Rules run in order. allow and block stop; mask, reroute, tag and
+ * escalate go on. A rule in monitor mode is recorded with what it would
+ * have done and changes nothing. Masks replace the matched spans of the
+ * original text, so a match found through the folded view still masks
+ * the zero-width or full-width characters that hid it.
+ */
+#ifndef SLUICE_GW_INSPECT_H
+#define SLUICE_GW_INSPECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <cjson/cJSON.h>
+#include "gw/config.h"
+#include "gw/detect.h"
+
+enum decision {
+	DEC_ALLOWED = 0,
+	DEC_MODIFIED,
+	DEC_BLOCKED,
+	DEC_REROUTED,
+	DEC_THROTTLED,
+	DEC_ERROR,
+};
+
+const char *decision_name(enum decision d);
+
+#define INSP_HASH_KEY	32
+#define INSP_MAX_TAGS	32
+
+struct insp_piece {
+	cJSON *node;			/* a string item of the body */
+	uint32_t role;			/* ROLE_* */
+	struct detect_result r;
+};
+
+/* One rule that matched. */
+struct insp_reason {
+	unsigned int rule;		/* index in cfg rules */
+	bool monitor;
+	uint32_t counts[PII_NKINDS];	/* the detections it matched on */
+	uint64_t sets;
+};
+
+/* A placeholder given out, with the value it stands for (kept only to restore). */
+struct insp_value {
+	char label[40];
+	uint32_t kind;
+	char *value;
+	size_t len;
+};
+
+/* What the request path hands in. */
+struct insp_ctx {
+	const struct cfg_inspect *cfg;
+	const struct detect_db *db;
+	struct detect_scan *scan;	/* the worker's */
+	const unsigned char *key;	/* INSP_HASH_KEY bytes */
+	int route;
+	const char *model;
+	const struct sockaddr_storage *peer;
+	size_t body_len;
+	bool keep_masked;		/* the audit trail wants the masked text */
+};
+
+struct inspection {
+	struct insp_piece *pieces;
+	size_t npieces, cap;
+	struct insp_reason *reasons;
+	size_t nreasons, rcap;
+	uint32_t counts[PII_NKINDS];	/* detections in the whole request */
+	uint32_t masked[PII_NKINDS];	/* entities rewritten */
+	uint64_t sets;			/* pattern sets matched anywhere */
+	enum decision decision;
+	enum decision would;		/* with the monitor rules enforced too */
+	int block_rule;			/* -1: none */
+	int reroute;			/* pool, -1: none */
+	const char *tags[INSP_MAX_TAGS];
+	size_t ntags;
+	unsigned int escalations;
+	struct insp_value *values;
+	size_t nvalues, vcap;
+	bool restore;			/* a rule asked for placeholders to be restored */
+	bool truncated;			/* a piece had more candidates than scanned */
+	unsigned char prompt_hash[32];	/* HMAC-SHA256 of the text pieces as they came */
+	char *body;			/* the body printed again after masking, or NULL */
+	size_t body_len;
+	char *masked_text;		/* with keep_masked: the pieces as sent, '\n' between */
+	size_t masked_len;
+	char why[160];			/* for the errors below */
+};
+
+/*
+ * Inspects body[0, len). 0 with *in filled; -EINVAL when the body is not
+ * JSON, -E2BIG past max_depth or max_pieces, -EMSGSIZE past max_text_bytes
+ * (why says which and the figures), -ENOMEM. The caller frees *in with
+ * inspection_free() whatever the result.
+ */
+int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
+		    struct inspection *in);
+void inspection_free(struct inspection *in);
+
+/* n bytes as 2n lower-case hex digits and a NUL */
+void insp_hex(const unsigned char *b, size_t n, char *out);
+
+/* HMAC-SHA256 of data under key, as lower-case hex of the first n bytes (n ≤ 32). */
+void insp_hmac_hex(const unsigned char *key, const void *data, size_t len, size_t n, char *out);
+
+/*
+ * Replaces the placeholders of in that occur in text[0, len) by their
+ * values, JSON-escaped when json. Returns a new string (*olen set) or NULL
+ * when there is nothing to replace (or no memory: the text then goes as it
+ * is, and *olen is set to 0).
+ */
+char *insp_restore(const struct inspection *in, const char *text, size_t len, bool json,
+		   size_t *olen);
+
+#endif

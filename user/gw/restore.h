@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Restores masked values in an answer: the placeholders a request was
+ * given ([EMAIL_1]) are replaced by what they stand for before the client
+ * sees them.
+ *
+ * A whole body (JSON or text) is filtered as bytes. A stream of server-sent
+ * events is filtered event by event, on the text the model writes
+ * (choices[].delta.content, choices[].text, Anthropic's delta.text, the
+ * Responses API's delta): models write a placeholder in several tokens,
+ * so the text is treated as one stream across events. A tail that could
+ * still become a placeholder is held back (at most the longest label) and
+ * goes out with the next text, or, before an event without text (the
+ * finish, usage, [DONE]), in a copy of the last event that had text.
+ */
+#ifndef SLUICE_GW_RESTORE_H
+#define SLUICE_GW_RESTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "gw/buf.h"
+#include "gw/inspect.h"
+#include "gw/sse.h"
+
+struct restore {
+	const struct inspection *in;
+	bool sse;			/* text/event-stream */
+	bool json;			/* values are JSON-escaped where they land */
+	struct sse_parser sp;
+	char held[64];			/* a possible start of a placeholder */
+	size_t nheld;
+	cJSON *last;			/* SSE: the last event with text, for a flush */
+	char *last_type;		/* its event: field */
+	unsigned long long restored;	/* placeholders replaced */
+};
+
+/* content_type may be NULL. */
+void restore_init(struct restore *r, const struct inspection *in, const char *content_type,
+		  size_t ctlen);
+/* Filters decoded body bytes, appending what the client gets to out. 0 or -ENOMEM. */
+int restore_feed(struct restore *r, const char *data, size_t len, struct buf *out, size_t max);
+/* The end of the body: what is held goes out. 0 or -ENOMEM. */
+int restore_finish(struct restore *r, struct buf *out, size_t max);
+void restore_fini(struct restore *r);
+
+/*
+ * The core, on one run of text: held + text with every whole placeholder
+ * replaced goes to out; a tail that may begin a placeholder stays held.
+ * final: nothing more comes, so nothing is held.
+ */
+int restore_text(struct restore *r, const char *text, size_t len, bool json, bool final,
+		 struct buf *out, size_t max);
+
+#endif

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Folded and plain views of prompt text (see textnorm.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
+#include <unicode/utf8.h>
+#include "gw/textnorm.h"
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+void textnorm_init(struct textnorm *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+static void wipe_free(void *p, size_t n)
+{
+	if (p)
+		explicit_bzero(p, n);
+	free(p);
+}
+
+void textnorm_free(struct textnorm *t)
+{
+	wipe_free(t->text, t->cap);
+	free(t->start);
+	free(t->end);
+	wipe_free(t->u16, t->u16_cap * sizeof(*t->u16));
+	wipe_free(t->n16, t->n16_cap * sizeof(*t->n16));
+	memset(t, 0, sizeof(*t));
+}
+
+/* Grows a buffer of elements of size es to hold want, wiping what it leaves. */
+static int grow(void **p, size_t *cap, size_t want, size_t es, bool wipe)
+{
+	size_t n = *cap ? *cap : 256;
+	void *q;
+
+	if (want <= *cap)
+		return 0;
+	while (n < want)
+		n *= 2;
+	q = malloc(n * es);
+	if (!q)
+		return -ENOMEM;
+	if (*p) {
+		memcpy(q, *p, *cap * es);
+		if (wipe)
+			explicit_bzero(*p, *cap * es);
+		free(*p);
+	}
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* Is a byte of w below 0x20, or 0x7f? (then the word needs a closer look) */
+static inline bool word_has_control(uint64_t w)
+{
+	uint64_t lo = (w - 0x20 * ONES) & ~w & HIGHS;
+	uint64_t x = w ^ (0x7f * ONES);
+	uint64_t del = (x - ONES) & ~x & HIGHS;
+
+	return lo | del;
+}
+
+static inline bool ascii_kept(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* ASCII with nothing to drop: the view is the text, lowered. */
+static bool plain_ascii(const char *s, size_t n)
+{
+	size_t i = 0;
+	uint64_t w;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (w & HIGHS)
+			return false;
+		if (word_has_control(w))
+			for (size_t j = 0; j < 8; j++)
+				if (!ascii_kept(s[i + j]))
+					return false;
+	}
+	for (; i < n; i++)
+		if (!ascii_kept(s[i]))
+			return false;
+	return true;
+}
+
+/* A code point that goes before any normalisation: controls and format characters. */
+static bool dropped(UChar32 c)
+{
+	int8_t type;
+
+	if (c < 0x80)
+		return !ascii_kept(c);
+	type = u_charType(c);
+	return type == U_CONTROL_CHAR || type == U_FORMAT_CHAR ||
+	       u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+}
+
+struct out {
+	struct textnorm *t;
+	bool map;
+};
+
+static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t to)
+{
+	struct textnorm *t = o->t;
+
+	if (grow((void **)&t->text, &t->cap, t->len + n + 1, 1, true))
+		return -ENOMEM;
+	if (o->map && (grow((void **)&t->start, &t->map_cap, t->len + n, sizeof(uint32_t), false) ||
+		       (t->map_cap > 0 && !t->end && !(t->end = malloc(t->map_cap * sizeof(uint32_t))))))
+		return -ENOMEM;
+	memcpy(t->text + t->len, b, n);
+	if (o->map)
+		for (size_t i = 0; i < n; i++) {
+			t->start[t->len + i] = from;
+			t->end[t->len + i] = to;
+		}
+	t->len += n;
+	return 0;
+}
+
+/* One segment s[from, to) of code points through ICU. */
+static int segment(struct out *o, const UNormalizer2 *nz, const char *s, size_t from, size_t to,
+		   bool fold)
+{
+	struct textnorm *t = o->t;
+	UErrorCode st = U_ZERO_ERROR;
+	int32_t n16 = 0, nn, n8;
+	size_t i = from;
+
+	if (grow((void **)&t->u16, &t->u16_cap, 2 * (to - from) + 2, sizeof(UChar), true))
+		return -ENOMEM;
+	while (i < to) {
+		UChar32 c;
+
+		U8_NEXT(s, i, to, c);
+		if (c < 0)
+			c = 0xfffd;
+		if (dropped(c))
+			continue;
+		U16_APPEND_UNSAFE((UChar *)t->u16, n16, c);
+	}
+	if (!n16)
+		return 0;
+	for (;;) {
+		st = U_ZERO_ERROR;
+		nn = unorm2_normalize(nz, (UChar *)t->u16, n16, (UChar *)t->n16, (int32_t)t->n16_cap,
+				      &st);
+		if (st != U_BUFFER_OVERFLOW_ERROR)
+			break;
+		if (grow((void **)&t->n16, &t->n16_cap, nn + 1, sizeof(UChar), true))
+			return -ENOMEM;
+	}
+	if (U_FAILURE(st))
+		return -EIO;
+	/* case folding may bring back nothing to drop; the result is at most 3 bytes a unit */
+	{
+		char buf[256], *b = buf;
+		int err;
+
+		if ((size_t)nn * 3 > sizeof(buf) && !(b = malloc((size_t)nn * 3)))
+			return -ENOMEM;
+		st = U_ZERO_ERROR;
+		u_strToUTF8(b, nn * 3, &n8, (UChar *)t->n16, nn, &st);
+		err = U_FAILURE(st) ? -EIO : emit(o, b, n8, from, to);
+		if (b != buf) {
+			explicit_bzero(b, (size_t)nn * 3);
+			free(b);
+		}
+		(void)fold;
+		return err;
+	}
+}
+
+/*
+ * The general path: ASCII bytes one by one, the rest in normalisation
+ * segments (a code point and those after it with no boundary before them).
+ */
+static int convert(struct textnorm *t, const char *s, size_t n, const UNormalizer2 *nz, bool fold,
+		   bool map)
+{
+	struct out o = { t, map };
+	size_t i = 0;
+	int err = 0;
+
+	t->len = 0;
+	t->identity = false;
+	while (i < n && !err) {
+		unsigned char ch = s[i];
+		size_t from = i, next;
+		UChar32 c;
+
+		if (ch < 0x80 && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
+			/* ASCII followed by ASCII: its own segment */
+			if (ascii_kept(ch)) {
+				char l = fold && ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+
+				err = emit(&o, &l, 1, i, i + 1);
+			}
+			i++;
+			continue;
+		}
+		U8_NEXT(s, i, n, c);
+		/* take in what combines with it */
+		while (i < n) {
+			next = i;
+			U8_NEXT(s, next, n, c);
+			if (c >= 0 && !dropped(c) && unorm2_hasBoundaryBefore(nz, c))
+				break;
+			i = next;
+		}
+		err = segment(&o, nz, s, from, i, fold);
+	}
+	if (!err && grow((void **)&t->text, &t->cap, t->len + 1, 1, true))
+		err = -ENOMEM;
+	if (!err)
+		t->text[t->len] = '\0';
+	return err;
+}
+
+int textnorm_fold(struct textnorm *t, const char *s, size_t n)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	const UNormalizer2 *nz;
+
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	if (plain_ascii(s, n)) {
+		if (grow((void **)&t->text, &t->cap, n + 1, 1, true))
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = s[i];
+
+			t->text[i] = c + ((unsigned char)(c - 'A') < 26 ? 32 : 0);
+		}
+		t->text[n] = '\0';
+		t->len = n;
+		t->identity = true;
+		return 0;
+	}
+	nz = unorm2_getNFKCCasefoldInstance(&st);
+	if (U_FAILURE(st))
+		return -EIO;
+	return convert(t, s, n, nz, true, true);
+}
+
+void textnorm_span(const struct textnorm *t, size_t a, size_t b, size_t *oa, size_t *ob)
+{
+	if (t->identity) {
+		*oa = a;
+		*ob = b;
+		return;
+	}
+	*oa = t->start[a];
+	*ob = t->end[b - 1];
+}
+
+size_t textnorm_plain(const char *s, size_t n, char *out, size_t cap)
+{
+	UErrorCode st = U_ZERO_ERROR;
+	const UNormalizer2 *nz;
+	struct textnorm t;
+	size_t len;
+
+	if (plain_ascii(s, n)) {
+		if (cap) {
+			len = n < cap - 1 ? n : cap - 1;
+			memcpy(out, s, len);
+			out[len] = '\0';
+		}
+		return n;
+	}
+	nz = unorm2_getNFKCInstance(&st);
+	if (U_FAILURE(st) || n > UINT32_MAX)
+		return SIZE_MAX;
+	textnorm_init(&t);
+	if (convert(&t, s, n, nz, false, false)) {
+		textnorm_free(&t);
+		return SIZE_MAX;
+	}
+	len = t.len;
+	if (cap) {
+		size_t k = len < cap - 1 ? len : cap - 1;
+
+		memcpy(out, t.text, k);
+		out[k] = '\0';
+	}
+	textnorm_free(&t);
+	return len;
+}
