@@ -186,7 +186,8 @@ cat >"$LAB_STATE/sluice.json" <<EOC
              "onprem": { "backends": [ { "url": "http://198.18.12.2:9000" } ] } },
   "routes": [ { "name": "v1", "match": { "path": "/v1/" }, "pool": "gpu" } ],
   "inspect": {
-    "pattern_sets": [ { "name": "injection", "file": "$ROOT/etc/patterns/injection.txt" } ],
+    "pattern_sets": [ { "name": "injection", "patterns": [ "ignore\\\\s+(?:all\\\\s+)?(?:the\\\\s+)?(?:previous|prior|above)\\\\s+instructions",
+                                                      "(?:print|reveal)\\\\s+(?:your|the)\\\\s+system\\\\s+prompt" ] } ],
     "rules": [
       { "name": "no-injection", "match": { "sets": [ "injection" ] }, "action": "block",
         "message": "this prompt looks like a prompt-injection attempt" },
@@ -236,8 +237,8 @@ say "   (x-mock-echo: the mock answers with the very body it received)"
 out=$(chat -H 'x-mock-echo: 1' -d '{"model":"gpt-4o","messages":[{"role":"user","content":"Email jane.doe@example.com or call +1 415 555 0172"}]}')
 rec=$(last_audit)
 say "what the model received (the audit trail's masked text): $(jq -r .masked <<<"$rec")"
-say "what the client got back:                                 $(jq -r '.messages[0].content' <<<"$out")"
-expect '[ "$(jq -r .masked <<<"$rec")" = "Email [EMAIL_1] or call [PHONE_1]" ] && [ "$(jq -r ".messages[0].content" <<<"$out")" = "Email jane.doe@example.com or call +1 415 555 0172" ]' \
+say "what the client got back:                                 $(jq -r '.choices[0].message.content | fromjson | .messages[0].content' <<<"$out")"
+expect '[ "$(jq -r .masked <<<"$rec")" = "Email [EMAIL_1] or call [PHONE_1]" ] && [ "$(jq -r ".choices[0].message.content | fromjson | .messages[0].content" <<<"$out")" = "Email jane.doe@example.com or call +1 415 555 0172" ]' \
 	"the backend saw placeholders; the client saw its own values" "masking or restoring did not happen: $rec"
 
 step "10. A prompt-injection attempt is blocked at the gateway"

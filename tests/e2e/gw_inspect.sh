@@ -31,7 +31,8 @@ $(gw_listeners),
   ],
   "inspect": {
     "pattern_sets": [
-      { "name": "injection", "file": "$E2E_ROOT/etc/patterns/injection.txt" },
+      { "name": "injection", "patterns": [ "ignore\\\\s+(?:all\\\\s+)?(?:the\\\\s+)?(?:previous|prior|above)\\\\s+instructions",
+        "reveal\\\\s+(?:your|the)\\\\s+system\\\\s+prompt", "you\\\\s+are\\\\s+now\\\\s+dan\\\\b" ] },
       { "name": "codenames", "patterns": [ "bluebird" ], "literal": true, "whole_word": true }
     ],
     "rules": [
@@ -50,6 +51,7 @@ $(gw_listeners),
   "audit": { "path": "$AUDIT", "sync": "always" }
 }
 EOF
+"$SLUICED" --check "$GW_CFG" || { not_ok "config loads" "$("$SLUICED" --check "$GW_CFG" 2>&1)"; exit 1; }
 gw_sluiced "$GW_CFG" || exit 1
 
 chat() { # chat TEXT [CURL ARGS]: a chat request with TEXT as the user message; prints the body
@@ -71,9 +73,9 @@ is "mask: every other field arrives as it was" \
 	"$(jq -c 'del(.messages[1].content)' <<<"$sent")" \
 	'{"model":"gpt-4o","temperature":0.25,"messages":[{"role":"system","content":"be brief"},{"role":"user"}]}'
 is "mask: content-length at the backend is the masked body's" \
-	"$(mstat backend1 $M '.last_request.body_bytes')" "$(printf '%s' "$sent" | head -c -1 | wc -c)"
+	"$(mstat backend1 $M '.last_request.body_bytes')" "$(printf '%s' "$sent" | wc -c)"
 is "restore: the answer (the echoed body) has the original values back" \
-	"$(jq -r '.messages[1].content' <<<"$out")" \
+	"$(jq -r '.choices[0].message.content | fromjson | .messages[1].content' <<<"$out")" \
 	"mail jane.doe@example.com or call +1 (415) 555-0172, card 4111-1111-1111-1111"
 ok_if "responses to inspected requests carry cache-control: no-store" grep -qi '^cache-control: no-store' "$GW_TMP/h1"
 

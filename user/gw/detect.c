@@ -81,6 +81,14 @@ static char *literal_regex(const char *lit, bool fold)
 	return out;
 }
 
+static bool has_utf8(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
 /* The user sets that scan one view: caseless ones on folded, the rest on plain. */
 static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool caseless,
 			hs_database_t **out, char *err, size_t errlen)
@@ -127,8 +135,10 @@ static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool
 			}
 			owned[n] = x;
 			expr[n] = x ? x : s->patterns[p];
-			flags[n] = HS_FLAG_SINGLEMATCH | HS_FLAG_UTF8 |
-				   (caseless ? HS_FLAG_CASELESS : 0);
+			/* UTF-8 mode only where a pattern needs it: it makes '.' and
+			 * classes multi-byte, and bounded repeats of them compile slowly */
+			flags[n] = HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0) |
+				   (has_utf8(expr[n]) ? HS_FLAG_UTF8 : 0);
 			ids[n++] = id;
 		}
 	}
