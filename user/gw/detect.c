@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The scanner: Hyperscan databases per config, candidates checked and resolved per piece. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include "gw/detect.h"
 
 #define PLAIN_MAX	8192	/* a candidate's plain view, for its validator */
@@ -22,6 +24,83 @@ void detect_free(struct detect_db *db)
 	memset(db, 0, sizeof(*db));
 }
 
+/*
+ * Compiled databases, serialised, by a digest of what produced them: a
+ * reload that keeps a pattern set (the common case) deserialises it in
+ * milliseconds instead of compiling it again, which takes seconds for a
+ * large set of rich regexes.
+ */
+#define CACHE_SLOTS	8
+
+static struct cached_db {
+	unsigned char key[32];
+	char *bytes;
+	size_t len;
+	unsigned long used;
+} db_cache[CACHE_SLOTS];
+static unsigned long db_cache_clock;
+static pthread_mutex_t db_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void cache_key(const char *const *expr, const unsigned int *flags, const unsigned int *ids,
+		      unsigned int n, unsigned char key[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const char *v = hs_version();
+
+	memset(key, 0, 32);
+	if (!md)
+		return;
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, v, strlen(v) + 1);
+	EVP_DigestUpdate(md, &n, sizeof(n));
+	for (unsigned int i = 0; i < n; i++) {
+		EVP_DigestUpdate(md, expr[i], strlen(expr[i]) + 1);
+		EVP_DigestUpdate(md, &flags[i], sizeof(flags[i]));
+		EVP_DigestUpdate(md, &ids[i], sizeof(ids[i]));
+	}
+	EVP_DigestFinal_ex(md, key, NULL);
+	EVP_MD_CTX_free(md);
+}
+
+/* hs_compile_multi in block mode, through the cache. */
+static hs_error_t compile_multi(const char *const *expr, const unsigned int *flags,
+				const unsigned int *ids, unsigned int n, hs_database_t **db,
+				hs_compile_error_t **ce)
+{
+	unsigned char key[32];
+	struct cached_db *victim = &db_cache[0];
+	hs_error_t rc;
+	char *bytes;
+	size_t len;
+
+	cache_key(expr, flags, ids, n, key);
+	pthread_mutex_lock(&db_cache_lock);
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct cached_db *c = &db_cache[i];
+
+		if (c->bytes && !memcmp(c->key, key, sizeof(key)) &&
+		    hs_deserialize_database(c->bytes, c->len, db) == HS_SUCCESS) {
+			c->used = ++db_cache_clock;
+			pthread_mutex_unlock(&db_cache_lock);
+			return HS_SUCCESS;
+		}
+		if (c->used < victim->used)
+			victim = c;
+	}
+	pthread_mutex_unlock(&db_cache_lock);
+	rc = hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, db, ce);
+	if (rc != HS_SUCCESS || hs_serialize_database(*db, &bytes, &len) != HS_SUCCESS)
+		return rc;
+	pthread_mutex_lock(&db_cache_lock);
+	free(victim->bytes);
+	memcpy(victim->key, key, sizeof(key));
+	victim->bytes = bytes;
+	victim->len = len;
+	victim->used = ++db_cache_clock;
+	pthread_mutex_unlock(&db_cache_lock);
+	return rc;
+}
+
 static int compile_pii(struct detect_db *db, uint32_t kinds, char *err, size_t errlen)
 {
 	const char *expr[PII_NKINDS];
@@ -38,8 +117,7 @@ static int compile_pii(struct detect_db *db, uint32_t kinds, char *err, size_t e
 	db->kinds = kinds;
 	if (!n)
 		return 0;
-	if (hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, &db->pii, &ce) !=
-	    HS_SUCCESS) {
+	if (compile_multi(expr, flags, ids, n, &db->pii, &ce) != HS_SUCCESS) {
 		snprintf(err, errlen, "inspect.detectors: %s: %s",
 			 ce && ce->expression >= 0 ? pii_detectors[ids[ce->expression]].name : "all",
 			 ce ? ce->message : "compile failed");
@@ -142,7 +220,7 @@ static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool
 			ids[n++] = id;
 		}
 	}
-	if (hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, out, &ce) != HS_SUCCESS) {
+	if (compile_multi(expr, flags, ids, n, out, &ce) != HS_SUCCESS) {
 		if (ce && ce->expression >= 0) {
 			unsigned int bad = ids[ce->expression];
 			const struct cfg_pattern_set *s = &in->sets[db->set_of[bad]];

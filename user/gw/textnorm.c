@@ -73,7 +73,7 @@ static inline bool ascii_kept(unsigned char c)
 	return (c >= 0x20 && c < 0x7f) || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* ASCII with nothing to drop: the view is the text, lowered. */
+/* ASCII with nothing to drop: the view is the text, byte for byte. */
 static bool plain_ascii(const char *s, size_t n)
 {
 	size_t i = 0;
@@ -94,6 +94,17 @@ static bool plain_ascii(const char *s, size_t n)
 	return true;
 }
 
+/* The folded view of an ASCII byte: lowered, tab a space, CR an LF. */
+static const unsigned char fold_ascii[128] = {
+#define R4(b) b, b + 1, b + 2, b + 3
+#define R16(b) R4(b), R4(b + 4), R4(b + 8), R4(b + 12)
+	R4(0), R4(4), 8, ' ', 10, 11, 12, '\n', 14, 15, R16(16), R16(32), R16(48),
+	64, R4('a'), R4('e'), R4('i'), R4('m'), R4('q'), R4('u'), 'y', 'z', 91, 92, 93, 94, 95,
+	R16(96), R16(112),
+#undef R16
+#undef R4
+};
+
 /* A code point that goes before any normalisation: controls and format characters. */
 static bool dropped(UChar32 c)
 {
@@ -109,7 +120,36 @@ static bool dropped(UChar32 c)
 struct out {
 	struct textnorm *t;
 	bool map;
+	bool fold;		/* fold quotes and whitespace runs too */
 };
+
+static inline bool is_space(unsigned char c)
+{
+	return c == ' ' || c == '\n';
+}
+
+/*
+ * Before normalisation, in the folded view: typographic quotes become ASCII
+ * quotes and every white space character a space, or LF if it breaks lines.
+ */
+static UChar32 fold_char(UChar32 c)
+{
+	switch (c) {
+	case '\t':
+		return ' ';
+	case '\r':
+	case 0x2028:
+	case 0x2029:
+		return '\n';
+	case 0x2018: case 0x2019: case 0x201a: case 0x201b: case 0x2032: case 0x2035:
+		return '\'';
+	case 0x201c: case 0x201d: case 0x201e: case 0x201f: case 0x2033: case 0x2036:
+		return '"';
+	}
+	if (c >= 0x80 && u_isUWhiteSpace(c))
+		return ' ';
+	return c;
+}
 
 static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t to)
 {
@@ -120,13 +160,22 @@ static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t 
 	if (o->map && (grow((void **)&t->start, &t->map_cap, t->len + n, sizeof(uint32_t), false) ||
 		       (t->map_cap > 0 && !t->end && !(t->end = malloc(t->map_cap * sizeof(uint32_t))))))
 		return -ENOMEM;
-	memcpy(t->text + t->len, b, n);
-	if (o->map)
-		for (size_t i = 0; i < n; i++) {
-			t->start[t->len + i] = from;
-			t->end[t->len + i] = to;
+	for (size_t i = 0; i < n; i++) {
+		if (o->fold && is_space(b[i]) && t->len && is_space(t->text[t->len - 1])) {
+			/* a white space run: one space, or one LF if the run breaks lines */
+			if (b[i] == '\n')
+				t->text[t->len - 1] = '\n';
+			if (o->map)
+				t->end[t->len - 1] = to;
+			continue;
 		}
-	t->len += n;
+		t->text[t->len] = b[i];
+		if (o->map) {
+			t->start[t->len] = from;
+			t->end[t->len] = to;
+		}
+		t->len++;
+	}
 	return 0;
 }
 
@@ -149,6 +198,8 @@ static int segment(struct out *o, const UNormalizer2 *nz, const char *s, size_t 
 			c = 0xfffd;
 		if (dropped(c))
 			continue;
+		if (fold)
+			c = fold_char(c);
 		U16_APPEND_UNSAFE((UChar *)t->u16, n16, c);
 	}
 	if (!n16)
@@ -178,7 +229,6 @@ static int segment(struct out *o, const UNormalizer2 *nz, const char *s, size_t 
 			explicit_bzero(b, (size_t)nn * 3);
 			free(b);
 		}
-		(void)fold;
 		return err;
 	}
 }
@@ -190,7 +240,7 @@ static int segment(struct out *o, const UNormalizer2 *nz, const char *s, size_t 
 static int convert(struct textnorm *t, const char *s, size_t n, const UNormalizer2 *nz, bool fold,
 		   bool map)
 {
-	struct out o = { t, map };
+	struct out o = { t, map, fold };
 	size_t i = 0;
 	int err = 0;
 
@@ -204,7 +254,7 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 		if (ch < 0x80 && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
 			/* ASCII followed by ASCII: its own segment */
 			if (ascii_kept(ch)) {
-				char l = fold && ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+				char l = fold ? fold_ascii[ch] : ch;
 
 				err = emit(&o, &l, 1, i, i + 1);
 			}
@@ -237,17 +287,27 @@ int textnorm_fold(struct textnorm *t, const char *s, size_t n)
 	if (n > UINT32_MAX)
 		return -E2BIG;
 	if (plain_ascii(s, n)) {
+		bool run = false;
+		size_t i;
+
 		if (grow((void **)&t->text, &t->cap, n + 1, 1, true))
 			return -ENOMEM;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = s[i];
+		/* byte for byte unless white space runs fold */
+		for (i = 0; i < n; i++) {
+			unsigned char c = fold_ascii[(unsigned char)s[i]];
+			bool sp = is_space(c);
 
-			t->text[i] = c + ((unsigned char)(c - 'A') < 26 ? 32 : 0);
+			if (sp && run)
+				break;
+			run = sp;
+			t->text[i] = c;
 		}
-		t->text[n] = '\0';
-		t->len = n;
-		t->identity = true;
-		return 0;
+		if (i == n) {
+			t->text[n] = '\0';
+			t->len = n;
+			t->identity = true;
+			return 0;
+		}
 	}
 	nz = unorm2_getNFKCCasefoldInstance(&st);
 	if (U_FAILURE(st))

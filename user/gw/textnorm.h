@@ -7,16 +7,20 @@
  * every Default_Ignorable code point (zero-width space and joiners, soft
  * hyphen, word joiner, BOM, variation selectors), every other format
  * character (Cf) and every control (Cc) but tab, LF and CR removed.
- * Invalid UTF-8 becomes U+FFFD. Each folded byte maps back to the span of
+ * Invalid UTF-8 becomes U+FFFD. Typographic quotes fold to ' and ", and
+ * every run of white space (tab, CR, LF, the Unicode spaces) to one space,
+ * or to one LF when the run breaks a line, so patterns join words with a
+ * single \s and a doubled space or a no-break space evades nothing. Each folded byte maps back to the span of
  * original bytes of its normalisation segment (a base character and what
  * combines with it), so a match in the folded view masks the original
  * text that produced it, hidden characters included.
  *
- * Plain view: the same without case folding (NFKC): what validators read,
+ * Plain view: NFKC alone, no case, quote or space folding: what validators read,
  * where case matters (JWTs, keys) and digits must be ASCII.
  *
- * ASCII input, the common case, takes a fast path: checked eight bytes at
- * a time, lowered in one loop, no map (identity).
+ * ASCII input without white space runs, the common case, takes a fast
+ * path: checked eight bytes at a time, lowered in one loop, no map
+ * (identity).
  */
 #ifndef SLUICE_GW_TEXTNORM_H
 #define SLUICE_GW_TEXTNORM_H
