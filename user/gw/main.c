@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include "gw/audit.h"
 #include "gw/gw.h"
+#include "gw/scan.h"
 #include "lib/dataplane.h"
 #include "lib/iface.h"
 #include "lib/limits.h"
@@ -67,6 +68,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sluiced -c FILE [-v]...   run in the foreground, logging to stderr\n"
 		"       sluiced --check FILE      validate FILE (and its certificates) and exit\n"
+		"       sluiced -c FILE --scan TEXTS [--json]\n"
+		"                                 run FILE's detectors and pattern sets over\n"
+		"                                 TEXTS (one a line, - for stdin) and report\n"
+		"                                 what each flags, then a summary\n"
 		"       sluiced --help | --version\n"
 		"\n"
 		"Signals: SIGHUP reloads the config (a bad one is refused, the old one keeps\n"
@@ -253,23 +258,25 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", required_argument, NULL, 'C' },
+		{ "scan", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL;
+	const char *path = NULL, *scan = NULL;
 	char err[CFG_ERR_LEN];
 	struct gw_config *cfg;
 	struct runtime *rt;
 	struct worker *w = NULL;
 	int *fds = NULL, opt, ret = 1;
-	bool check = false;
+	bool check = false, json = false;
 	unsigned int nw = 0;
 	sigset_t set;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:jvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -277,6 +284,12 @@ int main(int argc, char **argv)
 		case 'C':
 			path = optarg;
 			check = true;
+			break;
+		case 'S':
+			scan = optarg;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'v':
 			gw_verbose++;
@@ -311,6 +324,11 @@ int main(int argc, char **argv)
 	if (!rt) {
 		fprintf(stderr, "sluiced: %s\n", err);
 		return 2;
+	}
+	if (scan) {
+		ret = scan_texts(rt, scan, json);
+		runtime_put(rt);
+		return ret;
 	}
 	if (check) {
 		printf("%s: ok (%zu listeners, %zu pools, %zu routes, %u workers)\n", path,
