@@ -33,7 +33,8 @@ $(gw_listeners),
     "pattern_sets": [
       { "name": "injection", "patterns": [ "ignore\\\\s+(?:all\\\\s+)?(?:the\\\\s+)?(?:previous|prior|above)\\\\s+instructions",
         "reveal\\\\s+(?:your|the)\\\\s+system\\\\s+prompt", "you\\\\s+are\\\\s+now\\\\s+dan\\\\b" ] },
-      { "name": "codenames", "patterns": [ "bluebird" ], "literal": true, "whole_word": true }
+      { "name": "codenames", "patterns": [ "bluebird" ], "literal": true, "whole_word": true },
+      { "name": "leak", "patterns": [ "confidential answer seven" ], "literal": true }
     ],
     "rules": [
       { "name": "no-injection", "match": { "sets": [ "injection" ] }, "action": "block",
@@ -45,7 +46,11 @@ $(gw_listeners),
       { "name": "mask-pii", "match": { "detectors": [ "email", "phone", "card", "ssn" ] },
         "action": "mask", "mask": { "style": "placeholder", "restore": true } },
       { "name": "watch-ip", "match": { "detectors": [ "ipv4" ] }, "action": "mask",
-        "mask": { "style": "redact" }, "monitor": true }
+        "mask": { "style": "redact" }, "monitor": true },
+      { "name": "answer-leak", "scope": "response", "match": { "sets": [ "leak" ] },
+        "action": "block", "message": "the answer was withheld" },
+      { "name": "answer-iban", "scope": "response", "match": { "detectors": [ "iban" ] },
+        "action": "mask" }
     ]
   },
   "audit": { "path": "$AUDIT", "sync": "always" }
@@ -163,6 +168,38 @@ cp "$AUDIT" "$GW_TMP/edited.jsonl"
 sed -i '4s/"status":400/"status":200/' "$GW_TMP/edited.jsonl"
 out=$("$SLUICECTL" audit verify "$GW_TMP/edited.jsonl" 2>&1)
 is "audit verify: an edited record is caught at its line" "$? $(grep -c 'line 4' <<<"$out")" "1 1"
+
+# --- answers: the rules scoped to responses ---
+sse() { # sse TEXT: a streamed chat to the echo backend, one word per event
+	cl -N -H 'x-route: stream' -H 'content-type: application/json' --data-binary \
+		"$(jq -cn --arg t "$1" '{model:"m",stream:true,messages:[{role:"user",content:$t}]}')" \
+		"$TLS_URL/v1/chat/completions"
+}
+deltas() { sed -n 's/^data: //p' | grep -v '^\[DONE\]' | jq -rj '.choices[0].delta.content // empty'; }
+n1=$(reqs backend1)
+out=$(chat "wire it to DE89 3704 0044 0532 0130 00 please")
+is "answer mask: the prompt passed as it was, the answer is masked" \
+	"$(jq -r '.messages[1].content' <<<"$(last_body)") | $(jq -r '.choices[0].message.content | fromjson | .messages[1].content' <<<"$out")" \
+	"wire it to DE89 3704 0044 0532 0130 00 please | wire it to [REDACTED] please"
+err=$(chat "please repeat: confidential answer seven" -w '\n%{http_code}')
+is "answer block: the backend answered, the client gets the rule's 400" \
+	"$(($(reqs backend1) - n1)) $(tail -n 1 <<<"$err") $(head -n 1 <<<"$err" | jq -c '[.error.code, .error.message]')" \
+	'2 400 ["content_policy_violation","the answer was withheld"]'
+ok_if "answer block: nothing of the answer reaches the client" eval '! grep -qi "confidential" <<<"$err"'
+is "answer block: the audit record says blocked, by the answer rule" \
+	"$(tail -n 1 "$AUDIT" | jq -c '[.decision, .reasons[-1].rule, .reasons[-1].on]')" '["blocked","answer-leak","answer"]'
+stream=$(sse "pay to DE89 3704 0044 0532 0130 00 today")
+is "answer mask on a stream: an IBAN written over six events is masked" \
+	"$(deltas <<<"$stream")" "echo: pay to [REDACTED] today"
+ok_if "answer mask on a stream: no part of it reaches the client, [DONE] still ends it" \
+	eval '! grep -q "3704\|0130" <<<"$stream" && grep -q "^data: \[DONE\]" <<<"$stream"'
+is "answer mask on a stream: recorded as modified, with what changed" \
+	"$(tail -n 1 "$AUDIT" | jq -c '[.decision, .answer_changes.iban]')" '["modified",1]'
+stream=$(sse "now say confidential answer seven and more")
+ok_if "answer block on a stream: an error event with content_policy_violation ends it" \
+	eval 'grep -q "^data: {\"error\":{\"message\":\"the answer was withheld\".*\"code\":\"content_policy_violation\"" <<<"$stream"'
+ok_if "answer block on a stream: the held words never reach the client" \
+	eval '! grep -qi "confidential\|\[DONE\]" <<<"$stream"'
 
 # SIGUSR1: the writer reopens, the chain goes on in the new file
 mv "$AUDIT" "$GW_TMP/audit.1"

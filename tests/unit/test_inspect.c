@@ -317,7 +317,7 @@ static void test_restore_whole_and_streamed(void **state)
 	assert_true(fx.in.restore);
 
 	/* a whole JSON body: values are escaped where they land */
-	restore_init(&r, &fx.in, LIT("application/json"));
+	restore_init(&r, &fx.in, NULL, false, LIT("application/json"));
 	feed(&r, "{\"text\":\"to [EMAIL_2] and [EMA", &out);
 	feed(&r, "IL_1], not [EMAIL_9] or [x]\"}", &out);
 	assert_int_equal(restore_finish(&r, &out, 1 << 20), 0);
@@ -328,7 +328,7 @@ static void test_restore_whole_and_streamed(void **state)
 	buf_free(&out);
 
 	/* SSE: the model writes a placeholder in several tokens */
-	restore_init(&r, &fx.in, LIT("text/event-stream"));
+	restore_init(&r, &fx.in, NULL, false, LIT("text/event-stream"));
 	feed(&r, "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n", &out);
 	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"to [\"}}]}\n\n", &out);
 	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"EMAIL\"}}]}\n\ndata: {\"choi", &out);
@@ -349,7 +349,7 @@ static void test_restore_whole_and_streamed(void **state)
 	buf_free(&out);
 
 	/* Anthropic events keep their event: line */
-	restore_init(&r, &fx.in, LIT("text/event-stream; charset=utf-8"));
+	restore_init(&r, &fx.in, NULL, false, LIT("text/event-stream; charset=utf-8"));
 	feed(&r, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
 		 "\"delta\":{\"type\":\"text_delta\",\"text\":\"hi [EMAIL_1]\"}}\n\n", &out);
 	assert_int_equal(restore_finish(&r, &out, 1 << 20), 0);
@@ -366,6 +366,182 @@ static void test_restore_whole_and_streamed(void **state)
 	assert_null(insp_restore(&fx.in, LIT("nothing here"), false, &n));
 }
 
+/* Answer rules: secrets in answers masked, a leak blocked, prompts untouched by them. */
+static const char answer_rules[] =
+	"{ \"response_window\": 32,\n"
+	"  \"pattern_sets\": [ { \"name\": \"leak\", \"patterns\": [ \"internal use only\" ] } ],\n"
+	"  \"rules\": [\n"
+	"    { \"name\": \"answer-leak\", \"scope\": \"response\", \"match\": { \"sets\": [ \"leak\" ] },\n"
+	"      \"action\": \"block\", \"message\": \"the answer was withheld\" },\n"
+	"    { \"name\": \"answer-cards\", \"scope\": \"response\", \"match\": { \"detectors\": [ \"card\" ] },\n"
+	"      \"action\": \"mask\", \"mask\": { \"style\": \"partial\" } },\n"
+	"    { \"name\": \"both-mail\", \"scope\": \"both\", \"match\": { \"detectors\": [ \"email\" ] },\n"
+	"      \"action\": \"mask\" } ] }";
+
+static void answer_ctx(struct insp_ctx *ctx)
+{
+	*ctx = (struct insp_ctx){
+		.cfg = &fx.cfg->inspect, .db = &fx.db, .scan = &fx.scan, .key = fx.key,
+		.route = 0, .model = "gpt-4o", .peer = &fx.peer, .body_len = 10,
+	};
+}
+
+static char *sse_text(const char *stream)
+{
+	static char out[4096];
+	const char *p = stream;
+	size_t o = 0;
+
+	/* the contents joined, as a client sees the answer */
+	while ((p = strstr(p, "\"content\":\""))) {
+		p += 11;
+		while (*p && *p != '"' && o + 1 < sizeof(out))
+			out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void test_answer_rules(void **state)
+{
+	struct insp_ctx ctx;
+	struct restore r;
+	struct buf out = { 0 };
+	size_t upto, mlen;
+	char *m, *s;
+
+	(void)state;
+	setup_cfg(answer_rules);
+	assert_true(fx.cfg->inspect.any_response);
+	/* the response rules leave the prompt alone; the "both" one does not */
+	assert_int_equal(run("{\"prompt\":\"card 4111 1111 1111 1111, mail a@example.com\"}"), 0);
+	assert_string_equal(body_at("prompt"), "card 4111 1111 1111 1111, mail [REDACTED]");
+	assert_int_equal(fx.in.nreasons, 1);
+	answer_ctx(&ctx);
+	ctx.answer = true;
+
+	/* a final text: masked whole, the rule recorded once however often it fires */
+	assert_int_equal(inspect_answer(&ctx, &fx.in, LIT("pay with 4111 1111 1111 1111 now"), true,
+					32, &upto, &m, &mlen), 0);
+	assert_non_null(m);
+	assert_string_equal(m, "pay with **** **** **** 1111 now");
+	free(m);
+	assert_int_equal(inspect_answer(&ctx, &fx.in, LIT("or 5555 5555 5555 4444"), true, 32,
+					&upto, &m, &mlen), 0);
+	free(m);
+	assert_int_equal(fx.in.nreasons, 2);
+	assert_true(fx.in.reasons[1].answer);
+	assert_int_equal(fx.in.reasons[1].counts[PII_CARD], 2);
+	assert_int_equal(fx.in.answer_masked[PII_CARD], 2);
+	assert_int_equal(fx.in.decision, DEC_MODIFIED);
+
+	/* not final: the window is held back, and never cuts a detection */
+	assert_int_equal(inspect_answer(&ctx, &fx.in,
+					LIT("the number you asked for is: 4111 1111 1111 1111, twenty more"),
+					false, 32, &upto, &m, &mlen), 0);
+	assert_null(m);
+	assert_int_equal(upto, strlen("the number you asked for is: "));
+
+	/* a stream: a card split over three events is still masked */
+	restore_init(&r, &fx.in, &ctx, false, LIT("text/event-stream"));
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"Your card 4111 11\"}}]}\n\n", &out);
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"11 1111 \"}}]}\n\n", &out);
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"1111 is on file.\"}}]}\n\n", &out);
+	feed(&r, "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+	     &out);
+	assert_int_equal(restore_finish(&r, &out, 1 << 20), 0);
+	buf_append(&out, "", 1, 1 << 20);
+	s = (char *)buf_head(&out);
+	assert_string_equal(sse_text(s), "Your card **** **** **** 1111 is on file.");
+	assert_null(strstr(s, "4111"));
+	assert_non_null(strstr(s, "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]"));
+	restore_fini(&r);
+	buf_free(&out);
+
+	/* a stream that leaks: what is held never goes, an error event ends it */
+	restore_init(&r, &fx.in, &ctx, false, LIT("text/event-stream"));
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"Sure. This is for internal \"}}]}\n\n",
+	     &out);
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"use only: the plan\"}}]}\n\n", &out);
+	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\" more\"}}]}\n\ndata: [DONE]\n\n", &out);
+	assert_int_equal(restore_finish(&r, &out, 1 << 20), 0);
+	buf_append(&out, "", 1, 1 << 20);
+	s = (char *)buf_head(&out);
+	assert_null(strstr(s, "internal"));
+	assert_null(strstr(s, "[DONE]"));
+	assert_non_null(strstr(s, "data: {\"error\":{\"message\":\"the answer was withheld\","
+				  "\"type\":\"invalid_request_error\",\"param\":null,"
+				  "\"code\":\"content_policy_violation\"}}\n\n"));
+	assert_true(fx.in.answer_blocked);
+	assert_int_equal(fx.in.decision, DEC_BLOCKED);
+	restore_fini(&r);
+	buf_free(&out);
+
+	/* a whole JSON answer: its strings judged, the rest as it was */
+	fx.in.decision = DEC_ALLOWED;
+	fx.in.answer_blocked = false;
+	restore_init(&r, &fx.in, &ctx, false, LIT("application/json"));
+	assert_true(r.whole);
+	feed(&r, "{\"id\":\"x\",\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":"
+		 "\"mail b@example.com\"}}],\"usage\":{\"total_tokens\":5}}", &out);
+	assert_int_equal(buf_used(&out), 0);
+	assert_int_equal(restore_finish(&r, &out, 1 << 20), 0);
+	buf_append(&out, "", 1, 1 << 20);
+	assert_string_equal(buf_head(&out), "{\"id\":\"x\",\"choices\":[{\"message\":{\"role\":"
+			    "\"assistant\",\"content\":\"mail [REDACTED]\"}}],\"usage\":{\"total_tokens\":5}}");
+	restore_fini(&r);
+	buf_free(&out);
+
+	/* ... and blocked: nothing goes out, the caller answers with the rule */
+	restore_init(&r, &fx.in, &ctx, true, LIT("application/json"));
+	feed(&r, "{\"content\":[{\"type\":\"text\",\"text\":\"INTERNAL USE ONLY\"}]}", &out);
+	assert_int_equal(restore_finish(&r, &out, 1 << 20), 1);
+	assert_int_equal(buf_used(&out), 0);
+	assert_string_equal(fx.cfg->inspect.rules[fx.in.block_rule].name, "answer-leak");
+	restore_fini(&r);
+
+	/* a body past max_text_bytes is refused, not passed unjudged */
+	restore_init(&r, &fx.in, &ctx, false, LIT("application/json"));
+	{
+		static char big[9 * 1024 * 1024];
+
+		memset(big, ' ', sizeof(big));
+		assert_int_equal(restore_feed(&r, big, sizeof(big), &out, 1 << 20), -EMSGSIZE);
+	}
+	restore_fini(&r);
+}
+
+static void test_answer_config_errors(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "{ \"rules\": [ { \"name\": \"r\", \"scope\": \"response\", \"action\": \"reroute\","
+		  " \"pool\": \"onprem\" } ] }", "needs scope request" },
+		{ "{ \"rules\": [ { \"name\": \"r\", \"scope\": \"both\", \"action\": \"mask\","
+		  " \"mask\": { \"style\": \"placeholder\" } } ] }", "placeholder is for prompts" },
+		{ "{ \"rules\": [ { \"name\": \"r\", \"scope\": \"answers\", \"action\": \"block\" } ] }",
+		  "answers" },
+		{ "{ \"response_window\": 8 }", "response_window" },
+	};
+	char path[] = "/tmp/sluice-test-inspect-XXXXXX", err[CFG_ERR_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int fd = mkstemp(path);
+		FILE *f = fdopen(fd, "w");
+		struct gw_config *cfg;
+
+		fprintf(f, base_cfg, bad[i][0]);
+		fclose(f);
+		cfg = config_load(path, err, sizeof(err));
+		unlink(path);
+		strcpy(path, "/tmp/sluice-test-inspect-XXXXXX");
+		if (cfg)
+			fail_msg("accepted: %s", bad[i][0]);
+		if (!strstr(err, bad[i][1]))
+			fail_msg("error '%s' does not say '%s'", err, bad[i][1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +551,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_rules_order_and_scope, teardown),
 		cmocka_unit_test_teardown(test_bounds, teardown),
 		cmocka_unit_test_teardown(test_restore_whole_and_streamed, teardown),
+		cmocka_unit_test_teardown(test_answer_rules, teardown),
+		cmocka_unit_test(test_answer_config_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

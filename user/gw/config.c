@@ -1549,6 +1549,17 @@ static int rule_check(struct ld *ld, const cJSON *json, void *base)
 	}
 	if (r->action != ACT_REROUTE && item(json, "pool"))
 		return fail_key(ld, json, "pool", "%s", "only for action reroute");
+	if (r->scope != SCOPE_REQUEST) {
+		if (r->action == ACT_REROUTE)
+			return fail_key(ld, json, "action", "%s",
+					"reroute is decided before the answer: needs scope request");
+		if (r->action == ACT_MASK && r->style == MASK_PLACEHOLDER) {
+			path_key(ld, "mask");
+			return fail_key(ld, item(json, "mask"), "style", "%s",
+					"placeholder is for prompts (restore gives the values "
+					"back); answers take redact, hash or partial");
+		}
+	}
 	if (r->restore && (r->action != ACT_MASK || r->style != MASK_PLACEHOLDER)) {
 		path_key(ld, "mask");
 		return fail_key(ld, item(json, "mask"), "restore", "%s",
@@ -1563,6 +1574,8 @@ static int inspect_check(struct ld *ld, const cJSON *json, void *base)
 
 	(void)ld;
 	in->enabled = json != NULL;
+	for (size_t i = 0; i < in->nrules; i++)
+		in->any_response |= in->rules[i].scope != SCOPE_REQUEST;
 	return 0;
 }
 
@@ -1804,12 +1817,17 @@ static const char *const insp_action_names[] = {
 	[ACT_REROUTE] = "reroute", [ACT_TAG] = "tag", [ACT_ESCALATE] = "escalate", NULL
 };
 
+static const char *const scope_names[] = {
+	[SCOPE_REQUEST] = "request", [SCOPE_RESPONSE] = "response", [SCOPE_BOTH] = "both", NULL
+};
+
 static const struct ckey rule_keys[] = {
 	{ FIELD("name", CT_STRBUF, struct cfg_rule, name), .flags = F_REQUIRED,
 	  .valid = valid_name },
 	{ .key = "match", .type = CT_OBJECT, .obj = &rule_match_obj },
 	{ FIELD("action", CT_ENUM, struct cfg_rule, action), .flags = F_REQUIRED,
 	  .names = insp_action_names },
+	{ FIELD("scope", CT_ENUM, struct cfg_rule, scope), .names = scope_names },
 	{ FIELD("monitor", CT_BOOL, struct cfg_rule, monitor) },
 	{ FIELD("status", CT_UINT, struct cfg_rule, status), .min = 400, .max = 499, .def = 400 },
 	{ FIELD("message", CT_STRING, struct cfg_rule, message), .max = 512 },
@@ -1842,6 +1860,8 @@ static const struct ckey inspect_keys[] = {
 	  .max = 1000000, .def = 10000 },
 	{ FIELD("max_text_bytes", CT_SIZE, struct cfg_inspect, max_text_bytes), .min = KiB,
 	  .max = GiB, .def = 8 * MiB },
+	{ FIELD("response_window", CT_SIZE, struct cfg_inspect, response_window), .min = 16,
+	  .max = 64 * KiB, .def = 256 },
 	{ ARRAY("pattern_sets", struct cfg_inspect, sets, nsets, struct cfg_pattern_set),
 	  .flags = F_UNIQUE, .obj = &set_obj, .max = 64,
 	  .uniq = offsetof(struct cfg_pattern_set, name) },

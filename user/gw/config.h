@@ -181,6 +181,13 @@ enum insp_action {
 	ACT_ESCALATE,		/* a strike against the source, go on */
 };
 
+/* What a rule judges: the prompt, the model's answer, or both */
+enum rule_scope {
+	SCOPE_REQUEST = 0,
+	SCOPE_RESPONSE,
+	SCOPE_BOTH,
+};
+
 enum mask_style {
 	MASK_REDACT = 0,	/* [REDACTED] */
 	MASK_PLACEHOLDER,	/* [EMAIL_1]: stable within the request */
@@ -225,6 +232,7 @@ struct cfg_rule {
 	size_t min_bytes, max_bytes;	/* the request body; max 0: no bound */
 	/* action */
 	enum insp_action action;
+	enum rule_scope scope;	/* default request */
 	bool monitor;		/* record what it would do, change nothing */
 	unsigned int status;	/* block: default 400 */
 	char *message;		/* block: shown to the client */
@@ -240,7 +248,9 @@ struct cfg_inspect {
 	uint32_t detectors;	/* built-in detectors scanned for (bit = enum pii_kind) */
 	unsigned int max_depth;	/* JSON nesting; 400 past it */
 	unsigned int max_pieces;	/* text pieces; 400 past it */
-	size_t max_text_bytes;	/* text inspected per request; 413 past it */
+	size_t max_text_bytes;	/* text inspected per request (and answer); 413 past it */
+	size_t response_window;	/* answer text held back on streams, for values split across events */
+	bool any_response;	/* a rule judges answers */
 	struct cfg_pattern_set *sets;
 	size_t nsets;
 	struct cfg_rule *rules;

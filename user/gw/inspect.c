@@ -297,6 +297,8 @@ static bool rule_matches(const struct insp_ctx *ctx, const struct inspection *in
 	uint64_t want = 0, sets = 0;
 	bool ok;
 
+	if (r->scope != SCOPE_BOTH && (r->scope == SCOPE_RESPONSE) != ctx->answer)
+		return false;
 	if (r->nroutes) {
 		ok = false;
 		for (size_t i = 0; i < r->nroutes && !ok; i++)
@@ -693,6 +695,124 @@ out:
 	for (size_t i = 0; i < in->npieces; i++)
 		in->pieces[i].node = NULL;
 	wipe_delete(root);
+	return err;
+}
+
+/* An answer's reason into the request's: one per rule, counts summed. 1 when new. */
+static int answer_reason(struct inspection *in, const struct insp_reason *r)
+{
+	struct insp_reason a = *r;
+
+	for (size_t i = 0; i < in->nreasons; i++) {
+		struct insp_reason *x = &in->reasons[i];
+
+		if (!x->answer || x->rule != r->rule)
+			continue;
+		for (unsigned int k = 0; k < PII_NKINDS; k++)
+			x->counts[k] += r->counts[k];
+		x->sets |= r->sets;
+		return 0;
+	}
+	a.answer = true;
+	return reason_add(in, &a) ? -ENOMEM : 1;
+}
+
+/* Where a stream's answer text may be cut: before the window, a detection or a split character. */
+static size_t release_point(const char *s, size_t len, const struct detect_result *r,
+			    size_t window)
+{
+	size_t cut = len > window ? len - window : 0;
+	bool moved = true;
+
+	/* overlapping hits of different kinds: until no hit spans the cut */
+	while (moved) {
+		moved = false;
+		for (size_t h = 0; h < r->nhits; h++)
+			if (r->hits[h].start < cut && r->hits[h].end > cut) {
+				cut = r->hits[h].start;
+				moved = true;
+			}
+	}
+	while (cut && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	return cut;
+}
+
+int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char *text,
+		   size_t len, bool final, size_t window, size_t *upto, char **out, size_t *olen)
+{
+	struct inspection a = { .block_rule = -1, .reroute = -1 };
+	struct insp_piece p = { .role = ROLE_ASSISTANT };
+	size_t cut = len;
+	int err, masked;
+
+	*out = NULL;
+	*olen = 0;
+	*upto = 0;
+	if (!len)
+		return 0;
+	if (!(p.node = cJSON_CreateString("")))
+		return -ENOMEM;
+	free(p.node->valuestring);
+	if (!(p.node->valuestring = strndup(text, len))) {
+		cJSON_Delete(p.node);
+		return -ENOMEM;
+	}
+	a.pieces = &p;
+	a.npieces = 1;
+	if ((err = detect_piece(ctx->db, ctx->scan, text, len, &p.r)) ||
+	    (err = run_rules(ctx, &a)))
+		goto out;
+	for (size_t i = 0; i < a.nreasons; i++) {
+		int fresh = answer_reason(in, &a.reasons[i]);
+		const struct cfg_rule *r = &ctx->cfg->rules[a.reasons[i].rule];
+
+		if (fresh < 0) {
+			err = fresh;
+			goto out;
+		}
+		if (fresh && !r->monitor && r->action == ACT_ESCALATE)
+			in->escalations++;
+	}
+	if (a.would == DEC_BLOCKED)
+		in->would = DEC_BLOCKED;
+	else if (a.would == DEC_MODIFIED && in->would == DEC_ALLOWED)
+		in->would = DEC_MODIFIED;
+	if (a.decision == DEC_BLOCKED) {
+		in->block_rule = a.block_rule;
+		in->answer_blocked = true;
+		in->decision = DEC_BLOCKED;
+		err = 1;
+		goto out;
+	}
+	if (!final) {
+		cut = release_point(text, len, &p.r, window);
+		/* what lies past the cut is judged again with what follows */
+		for (size_t h = 0; h < p.r.nhits; h++)
+			if (p.r.hits[h].end > cut)
+				p.r.hits[h].mask = 0;
+		p.node->valuestring[cut] = '\0';
+	}
+	*upto = cut;
+	if ((masked = mask_piece(ctx, &a, &p)) < 0) {
+		err = masked;
+		goto out;
+	}
+	for (unsigned int k = 0; k < PII_NKINDS; k++)
+		in->answer_masked[k] += a.masked[k];
+	if (masked) {
+		*olen = strlen(p.node->valuestring);
+		*out = p.node->valuestring;
+		p.node->valuestring = NULL;
+		if (in->decision == DEC_ALLOWED)
+			in->decision = DEC_MODIFIED;
+	}
+out:
+	if (p.node->valuestring)
+		explicit_bzero(p.node->valuestring, strlen(p.node->valuestring));
+	cJSON_Delete(p.node);
+	detect_result_free(&p.r);
+	free(a.reasons);
 	return err;
 }
 

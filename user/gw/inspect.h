@@ -56,6 +56,7 @@ struct insp_piece {
 struct insp_reason {
 	unsigned int rule;		/* index in cfg rules */
 	bool monitor;
+	bool answer;			/* it judged the model's answer */
 	uint32_t counts[PII_NKINDS];	/* the detections it matched on */
 	uint64_t sets;
 };
@@ -79,6 +80,7 @@ struct insp_ctx {
 	const struct sockaddr_storage *peer;
 	size_t body_len;
 	bool keep_masked;		/* the audit trail wants the masked text */
+	bool answer;			/* judging the answer: the rules scoped to responses */
 };
 
 struct inspection {
@@ -88,10 +90,12 @@ struct inspection {
 	size_t nreasons, rcap;
 	uint32_t counts[PII_NKINDS];	/* detections in the whole request */
 	uint32_t masked[PII_NKINDS];	/* entities rewritten */
+	uint32_t answer_masked[PII_NKINDS];	/* ... in the answer */
 	uint64_t sets;			/* pattern sets matched anywhere */
 	enum decision decision;
 	enum decision would;		/* with the monitor rules enforced too */
 	int block_rule;			/* -1: none */
+	bool answer_blocked;		/* block_rule stopped the answer */
 	int reroute;			/* pool, -1: none */
 	const char *tags[INSP_MAX_TAGS];
 	size_t ntags;
@@ -117,6 +121,19 @@ struct inspection {
 int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 		    struct inspection *in);
 void inspection_free(struct inspection *in);
+
+/*
+ * The answer side: the rules scoped to responses judge text[0, len) of the
+ * model's answer (role assistant) for the request inspected in in. On a
+ * stream, the text is what is not yet released: unless final, the last
+ * window bytes are held back (and never a detection or a UTF-8 character
+ * cut in two), and *upto says how much may go now. The text that goes,
+ * masked, is in *out (*olen bytes, malloc'd; NULL when unchanged). A rule
+ * is recorded in in->reasons once per answer, its counts summed. Returns
+ * 1 when a rule blocks the answer, 0, or -ENOMEM.
+ */
+int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char *text,
+		   size_t len, bool final, size_t window, size_t *upto, char **out, size_t *olen);
 
 /* n bytes as 2n lower-case hex digits and a NUL */
 void insp_hex(const unsigned char *b, size_t n, char *out);

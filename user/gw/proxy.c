@@ -83,15 +83,37 @@ static void filter_end(struct client *c)
 	}
 }
 
+/* What inspection needs of the request. */
+static void insp_ctx_of(const struct client *c, struct insp_ctx *ctx)
+{
+	const struct runtime *rt = c->view->rt;
+	const struct gw_config *cfg = rt->cfg;
+
+	*ctx = (struct insp_ctx){
+		.cfg = &cfg->inspect,
+		.db = &rt->detect,
+		.scan = &c->view->scan,
+		.key = rt->hash_key,
+		.route = c->route,
+		.model = c->model,
+		.peer = &c->peer,
+		.body_len = buf_used(&c->body),
+		.keep_masked = cfg->audit && cfg->audit->include_masked,
+	};
+}
+
 /*
- * Placeholders went to the model: its answer is filtered when it succeeded
- * and has a body. The filter changes the length, so it goes out chunked.
+ * The answer to an inspected prompt is filtered when it succeeded and has
+ * a body, and rules judge answers or placeholders went to the model. The
+ * filter changes the length, so it goes out chunked.
  */
 static bool filter_start(struct client *c, const struct http1_msg *m)
 {
 	const struct http1_header *ct;
+	bool judge = c->inspected && c->view->rt->cfg->inspect.any_response;
+	struct insp_ctx ctx;
 
-	if (!c->inspected || !c->insp.restore || !c->insp.nvalues || c->is_head ||
+	if (!c->inspected || !(judge || (c->insp.restore && c->insp.nvalues)) || c->is_head ||
 	    m->status < 200 || m->status >= 300 || m->status == 204 ||
 	    m->body == HTTP1_BODY_NONE)
 		return false;
@@ -99,7 +121,9 @@ static bool filter_start(struct client *c, const struct http1_msg *m)
 	if (!c->filter)
 		return false;
 	ct = http1_find(m, "content-type", NULL);
-	restore_init(c->filter, &c->insp, ct ? ct->value : NULL, ct ? ct->value_len : 0);
+	insp_ctx_of(c, &ctx);
+	restore_init(c->filter, &c->insp, judge ? &ctx : NULL, c->api == API_ANTHROPIC,
+		     ct ? ct->value : NULL, ct ? ct->value_len : 0);
 	return true;
 }
 
@@ -338,23 +362,13 @@ static bool route_needs_body(const struct runtime *rt, const struct cfg_route *r
  */
 static int inspect_body(struct client *c, const struct cfg_route **rp)
 {
-	const struct runtime *rt = c->view->rt;
-	const struct gw_config *cfg = rt->cfg;
-	struct insp_ctx ctx = {
-		.cfg = &cfg->inspect,
-		.db = &rt->detect,
-		.scan = &c->view->scan,
-		.key = rt->hash_key,
-		.route = c->route,
-		.model = c->model,
-		.peer = &c->peer,
-		.body_len = buf_used(&c->body),
-		.keep_masked = cfg->audit && cfg->audit->include_masked,
-	};
+	const struct gw_config *cfg = c->view->rt->cfg;
 	struct inspection *in = &c->insp;
 	const struct cfg_rule *rule;
+	struct insp_ctx ctx;
 	int err, route;
 
+	insp_ctx_of(c, &ctx);
 	err = inspect_request(&ctx, buf_head(&c->body), buf_used(&c->body), in);
 	c->inspected = true;
 	if (err) {
@@ -903,8 +917,12 @@ void client_response_head(struct client *c, struct upconn *u)
 	const struct http1_msg *m = &u->resp;
 	size_t max = max_out();
 	bool chunked_out = false, no_store = c->inspected;
+	struct buf *out = &c->out;
 
 	u->filter = filter_start(c, m);
+	/* a whole answer to judge: its head waits for the verdict */
+	if (u->filter && c->filter->whole)
+		out = &c->filter->head;
 
 	c->state = C_STREAM;
 	c->response_started = true;
@@ -912,7 +930,7 @@ void client_response_head(struct client *c, struct upconn *u)
 	c->first_byte_ns = c->w->loop.now_ns;
 	if (c->w->drain)
 		c->close_after = true;
-	buf_printf(&c->out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);
+	buf_printf(out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);
 	for (unsigned int i = 0; i < m->nhdr; i++) {
 		const struct http1_header *h = &m->hdr[i];
 
@@ -921,14 +939,14 @@ void client_response_head(struct client *c, struct upconn *u)
 		    http1_iequal(h->name, h->name_len, "x-request-id", 12) ||
 		    (no_store && http1_iequal(h->name, h->name_len, "cache-control", 13)))
 			continue;
-		buf_header(&c->out, max, h->name, h->name_len, h->value, h->value_len);
+		buf_header(out, max, h->name, h->name_len, h->value, h->value_len);
 	}
 	/* answers to inspected prompts are as private as the prompts */
 	if (no_store)
-		buf_printf(&c->out, max, "cache-control: no-store\r\n");
+		buf_printf(out, max, "cache-control: no-store\r\n");
 	switch (u->filter ? HTTP1_BODY_CLOSE : m->body) {
 	case HTTP1_BODY_LENGTH:
-		buf_printf(&c->out, max, "content-length: %llu\r\n",
+		buf_printf(out, max, "content-length: %llu\r\n",
 			   (unsigned long long)m->content_length);
 		break;
 	case HTTP1_BODY_CHUNKED:
@@ -945,17 +963,17 @@ void client_response_head(struct client *c, struct upconn *u)
 		break;
 	default:
 		if (m->status >= 200 && m->status != 204 && m->status != 304 && !c->is_head)
-			buf_printf(&c->out, max, "content-length: 0\r\n");
+			buf_printf(out, max, "content-length: 0\r\n");
 		else if (c->is_head && (m->flags & HTTP1_F_HAS_CL))
-			buf_printf(&c->out, max, "content-length: %llu\r\n",
+			buf_printf(out, max, "content-length: %llu\r\n",
 				   (unsigned long long)m->content_length);
 		break;
 	}
 	if (chunked_out && !c->is_head)
-		buf_printf(&c->out, max, "transfer-encoding: chunked\r\n");
-	buf_printf(&c->out, max, "x-request-id: %s\r\nconnection: %s\r\n\r\n", c->request_id,
+		buf_printf(out, max, "transfer-encoding: chunked\r\n");
+	buf_printf(out, max, "x-request-id: %s\r\nconnection: %s\r\n\r\n", c->request_id,
 		   c->close_after || !c->keep_alive ? "close" : "keep-alive");
-	if (c->hold)
+	if (c->hold || out != &c->out)
 		return;
 	if (client_flush(c))
 		client_close(c);
@@ -1002,8 +1020,15 @@ static void filtered_out(struct client *c, struct buf *tmp)
 void client_response_body(struct client *c, const char *data, size_t len)
 {
 	struct buf tmp = { 0 };
+	int err;
 
-	if (restore_feed(c->filter, data, len, &tmp, max_out())) {
+	if ((err = restore_feed(c->filter, data, len, &tmp, max_out()))) {
+		/* fail closed: an answer too large to judge does not reach the client */
+		if (err == -EMSGSIZE)
+			gw_log(1, "worker=%d client=%s id=%s error=\"the answer passes "
+				  "inspect.max_text_bytes (%zu): connection closed\"", c->w->id,
+			       c->peer_text, c->request_id, c->view->rt->cfg->inspect.max_text_bytes);
+		c->insp.decision = DEC_ERROR;
 		buf_free(&tmp);
 		client_close(c);
 		return;
@@ -1049,8 +1074,22 @@ void client_response_done(struct client *c, bool clean)
 	}
 	if (c->filter) {
 		struct buf tmp = { 0 };
+		int ret = restore_finish(c->filter, &tmp, max_out());
 
-		if (restore_finish(c->filter, &tmp, max_out())) {
+		if (ret == 1) {
+			/* the answer was blocked before its head went out: the rule's error */
+			const struct cfg_rule *rule =
+				&c->view->rt->cfg->inspect.rules[c->insp.block_rule];
+
+			buf_free(&tmp);
+			c->response_started = false;
+			client_fail(c, rule->status, "invalid_request_error",
+				    "content_policy_violation", rule->message, true);
+			return;
+		}
+		if (ret || (c->filter->whole &&
+			    buf_append(&c->out, buf_head(&c->filter->head),
+				       buf_used(&c->filter->head), max_out()))) {
 			buf_free(&tmp);
 			client_close(c);
 			return;

@@ -73,6 +73,8 @@ static void reasons(struct jsonw *jw, const struct gw_config *cfg, const struct 
 		jsonw_string_field(jw, "rule", rule->name);
 		jsonw_string_field(jw, "action", actions[rule->action]);
 		jsonw_bool_field(jw, "monitor", r->monitor);
+		if (r->answer)
+			jsonw_string_field(jw, "on", "answer");
 		jsonw_name(jw, "detectors");
 		counts_object(jw, r->counts);
 		if (r->sets) {
@@ -172,6 +174,10 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 	counts_object(jw, in->counts);
 	jsonw_name(jw, "changes");
 	counts_object(jw, in->masked);
+	if (c->inspected && cfg->inspect.any_response) {
+		jsonw_name(jw, "answer_changes");
+		counts_object(jw, in->answer_masked);
+	}
 	if (c->inspected && in->ntags) {
 		jsonw_name(jw, "tags");
 		jsonw_start_array(jw);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Placeholders in answers back to their values (see restore.h). */
+/* The answer filter: answer rules, then placeholders back to their values (see restore.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,21 +7,32 @@
 #include <strings.h>
 #include "gw/restore.h"
 
-void restore_init(struct restore *r, const struct inspection *in, const char *content_type,
-		  size_t ctlen)
+void restore_init(struct restore *r, struct inspection *in, const struct insp_ctx *ctx,
+		  bool anthropic, const char *content_type, size_t ctlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->in = in;
+	r->restoring = in->restore && in->nvalues;
+	r->anthropic = anthropic;
+	if (ctx) {
+		r->ctx = *ctx;
+		r->ctx.answer = true;
+		r->judge = true;
+	}
 	if (content_type) {
 		r->sse = ctlen >= 17 && !strncasecmp(content_type, "text/event-stream", 17);
 		r->json = memmem(content_type, ctlen, "json", 4) != NULL;
 	}
+	r->whole = r->judge && !r->sse;
 	sse_parser_init(&r->sp, 0);
 }
 
 void restore_fini(struct restore *r)
 {
 	sse_parser_fini(&r->sp);
+	buf_free(&r->pend);
+	buf_free(&r->body);
+	buf_free(&r->head);
 	explicit_bzero(r->held, sizeof(r->held));
 	cJSON_Delete(r->last);
 	free(r->last_type);
@@ -129,6 +140,46 @@ int restore_text(struct restore *r, const char *text, size_t len, bool json, boo
 	return err;
 }
 
+/* The restore stage: what the rules let go, its placeholders replaced. */
+static int give(struct restore *r, const char *s, size_t n, bool json, bool final,
+		struct buf *out, size_t max)
+{
+	if (r->restoring)
+		return restore_text(r, s, n, json, final, out, max);
+	return buf_append(out, s, n, max);
+}
+
+/*
+ * Answer text through the rules (holding back the window unless final),
+ * then the restore stage. 0, 1 when a rule blocks, or -ENOMEM.
+ */
+static int pass_text(struct restore *r, const char *text, size_t len, bool json, bool final,
+		     struct buf *out, size_t max)
+{
+	size_t upto, mlen;
+	char *m;
+	int ret;
+
+	if (!r->judge)
+		return give(r, text, len, json, final, out, max);
+	if (buf_append(&r->pend, text, len, SIZE_MAX))
+		return -ENOMEM;
+	ret = inspect_answer(&r->ctx, r->in, buf_head(&r->pend), buf_used(&r->pend), final,
+			     r->ctx.cfg->response_window, &upto, &m, &mlen);
+	if (ret) {
+		if (ret == 1)
+			buf_reset(&r->pend);
+		return ret;
+	}
+	ret = give(r, m ? m : buf_head(&r->pend), m ? mlen : upto, json, final, out, max);
+	if (m) {
+		explicit_bzero(m, mlen);
+		free(m);
+	}
+	buf_consume(&r->pend, upto);
+	return ret;
+}
+
 /* The string the model writes in this event, if it has one. */
 static cJSON *text_node(cJSON *root)
 {
@@ -178,27 +229,62 @@ static int put_event(struct buf *out, size_t max, const char *type, const cJSON 
 	return err;
 }
 
-/* What is held goes out in a copy of the last event that had text. */
+/* A rule stopped the stream: an error event in the API's shape ends it. */
+static int blocked_event(struct restore *r, struct buf *out, size_t max)
+{
+	const char *msg = r->ctx.cfg->rules[r->in->block_rule].message;
+	cJSON *root = cJSON_CreateObject(), *e = cJSON_CreateObject();
+	int err = -ENOMEM;
+
+	r->blocked = true;
+	buf_reset(&r->pend);
+	explicit_bzero(r->held, sizeof(r->held));
+	r->nheld = 0;
+	if (!root || !e) {
+		cJSON_Delete(root);
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	cJSON_AddItemToObject(root, "error", e);
+	if (r->anthropic) {
+		if (cJSON_AddStringToObject(root, "type", "error") &&
+		    cJSON_AddStringToObject(e, "type", "invalid_request_error") &&
+		    cJSON_AddStringToObject(e, "message", msg))
+			err = put_event(out, max, "error", root);
+	} else if (cJSON_AddStringToObject(e, "message", msg) &&
+		   cJSON_AddStringToObject(e, "type", "invalid_request_error") &&
+		   cJSON_AddNullToObject(e, "param") &&
+		   cJSON_AddStringToObject(e, "code", "content_policy_violation")) {
+		err = put_event(out, max, NULL, root);
+	}
+	cJSON_Delete(root);
+	return err;
+}
+
+/* What is held goes out, judged, in a copy of the last event that had text. */
 static int flush_held(struct restore *r, struct buf *out, size_t max)
 {
+	struct buf tmp = { 0 };
 	cJSON *node;
 	int err;
 
-	if (!r->nheld)
+	if (!r->nheld && !buf_used(&r->pend))
 		return 0;
-	if (!r->last || !(node = text_node(r->last)))
-		return restore_text(r, "", 0, false, true, out, max);
-	err = set_string(node, r->held, r->nheld);
-	explicit_bzero(r->held, r->nheld);
-	r->nheld = 0;
-	return err ? err : put_event(out, max, r->last_type, r->last);
+	err = pass_text(r, "", 0, false, true, &tmp, SIZE_MAX);
+	if (err == 1)
+		err = blocked_event(r, out, max);
+	else if (!err && buf_used(&tmp) && r->last && (node = text_node(r->last)) &&
+		 !(err = set_string(node, buf_head(&tmp), buf_used(&tmp))))
+		err = put_event(out, max, r->last_type, r->last);
+	buf_free(&tmp);
+	return err;
 }
 
 static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *out, size_t max)
 {
 	struct buf tmp = { 0 };
 	cJSON *root = NULL, *node;
-	size_t held_before = r->nheld;
+	size_t held_before = r->nheld + buf_used(&r->pend);
 	char *type = NULL;
 	int err;
 
@@ -214,16 +300,24 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 		cJSON_Delete(root);
 		return -ENOMEM;
 	}
-	err = restore_text(r, node->valuestring, strlen(node->valuestring), false, false, &tmp,
-			   SIZE_MAX);
-	if (!err && !held_before && !r->nheld && buf_used(&tmp) == strlen(node->valuestring) &&
+	err = pass_text(r, node->valuestring, strlen(node->valuestring), false, false, &tmp,
+			SIZE_MAX);
+	if (err == 1) {
+		err = blocked_event(r, out, max);
+		free(type);
+		cJSON_Delete(root);
+		buf_free(&tmp);
+		return err;
+	}
+	if (!err && !held_before && !r->nheld && !buf_used(&r->pend) &&
+	    buf_used(&tmp) == strlen(node->valuestring) &&
 	    !memcmp(buf_head(&tmp), node->valuestring, buf_used(&tmp))) {
 		/* nothing restored: the event goes as it came */
 		err = buf_append(out, ev->raw, ev->raw_len, max);
 	} else if (!err) {
 		err = set_string(node, buf_used(&tmp) ? buf_head(&tmp) : "", buf_used(&tmp));
 		/* an event whose text is all held waits for the next one */
-		if (!err && (buf_used(&tmp) || !r->nheld))
+		if (!err && (buf_used(&tmp) || (!r->nheld && !buf_used(&r->pend))))
 			err = put_event(out, max, type, root);
 	}
 	buf_free(&tmp);
@@ -239,20 +333,136 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 	return 0;
 }
 
+/* --- whole answers --- */
+
+struct judge {
+	struct restore *r;
+	bool changed;
+	int err;
+};
+
+static cJSON *get(cJSON *o, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static cJSON *array(cJSON *v)
+{
+	return cJSON_IsArray(v) ? v : NULL;
+}
+
+static void judge_string(struct judge *j, cJSON *node)
+{
+	size_t upto, mlen;
+	char *m;
+
+	if (j->err || !cJSON_IsString(node))
+		return;
+	j->err = inspect_answer(&j->r->ctx, j->r->in, node->valuestring,
+				strlen(node->valuestring), true, 0, &upto, &m, &mlen);
+	if (!j->err && m) {
+		explicit_bzero(node->valuestring, strlen(node->valuestring));
+		free(node->valuestring);
+		node->valuestring = m;
+		j->changed = true;
+	}
+}
+
+/* A string, or parts and blocks with a "text". */
+static void judge_content(struct judge *j, cJSON *v)
+{
+	cJSON *p;
+
+	if (cJSON_IsString(v)) {
+		judge_string(j, v);
+		return;
+	}
+	cJSON_ArrayForEach(p, array(v))
+		judge_string(j, get(p, "text"));
+}
+
+/* Chat and completions choices, Anthropic content blocks, Responses output items. */
+static void judge_body(struct judge *j, cJSON *root)
+{
+	cJSON *x, *y, *m;
+
+	cJSON_ArrayForEach(x, array(get(root, "choices"))) {
+		m = get(x, "message");
+		judge_content(j, get(m, "content"));
+		cJSON_ArrayForEach(y, array(get(m, "tool_calls")))
+			judge_string(j, get(get(y, "function"), "arguments"));
+		judge_string(j, get(x, "text"));
+	}
+	judge_content(j, get(root, "content"));
+	cJSON_ArrayForEach(x, array(get(root, "output")))
+		judge_content(j, get(x, "content"));
+}
+
+static void wipe_tree(cJSON *v)
+{
+	for (; v; v = v->next) {
+		if (v->valuestring)
+			explicit_bzero(v->valuestring, strlen(v->valuestring));
+		wipe_tree(v->child);
+	}
+}
+
+/* The held body judged: JSON by its answer strings, anything else as one text. */
+static int judge_whole(struct restore *r, struct buf *out, size_t max)
+{
+	struct judge j = { .r = r };
+	const char *src = buf_head(&r->body);
+	size_t n = buf_used(&r->body);
+	char *printed = NULL;
+	cJSON *root;
+	int err;
+
+	root = r->json ? cJSON_ParseWithLength(src, n) : NULL;
+	if (!root)
+		return pass_text(r, src, n, r->json, true, out, max);
+	judge_body(&j, root);
+	if (!j.err && j.changed) {
+		if (!(printed = cJSON_PrintUnformatted(root)))
+			j.err = -ENOMEM;
+		else {
+			src = printed;
+			n = strlen(printed);
+		}
+	}
+	err = j.err ? j.err : give(r, src, n, true, true, out, max);
+	if (printed) {
+		explicit_bzero(printed, strlen(printed));
+		free(printed);
+	}
+	wipe_tree(root);
+	cJSON_Delete(root);
+	return err;
+}
+
 int restore_feed(struct restore *r, const char *data, size_t len, struct buf *out, size_t max)
 {
 	size_t used;
 	struct sse_event ev;
 	int ret;
 
+	if (r->blocked)
+		return 0;
+	if (r->whole) {
+		if (buf_used(&r->body) + len > r->ctx.cfg->max_text_bytes)
+			return -EMSGSIZE;
+		return buf_append(&r->body, data, len, SIZE_MAX);
+	}
 	if (!r->sse)
-		return restore_text(r, data, len, r->json, false, out, max);
+		return give(r, data, len, r->json, false, out, max);
 	while (len) {
 		ret = sse_next(&r->sp, data, len, &used, &ev);
 		if (ret < 0) {
-			/* an event past the parser's bound: the rest goes as bytes */
+			/* an event past the parser's bound: the rest goes as bytes,
+			 * unless it has to be judged */
+			if (r->judge)
+				return -EMSGSIZE;
 			r->sse = false;
-			return restore_text(r, data, len, r->json, false, out, max);
+			return give(r, data, len, r->json, false, out, max);
 		}
 		data += used;
 		len -= used;
@@ -267,9 +477,13 @@ int restore_finish(struct restore *r, struct buf *out, size_t max)
 	struct sse_event ev;
 	int err;
 
+	if (r->blocked)
+		return 0;
+	if (r->whole)
+		return judge_whole(r, out, max);
 	if (r->sse && sse_finish(&r->sp, &ev) == 1 && (err = sse_event(r, &ev, out, max)))
 		return err;
 	if (r->sse)
 		return flush_held(r, out, max);
-	return restore_text(r, "", 0, r->json, true, out, max);
+	return give(r, "", 0, r->json, true, out, max);
 }

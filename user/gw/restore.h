@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Restores masked values in an answer: the placeholders a request was
- * given ([EMAIL_1]) are replaced by what they stand for before the client
- * sees them.
+ * The answer filter. The rules scoped to responses judge the model's
+ * answer (masking what they mask, or stopping it), then the placeholders
+ * the request was given ([EMAIL_1]) are replaced by what they stand for
+ * before the client sees them.
+ *
+ * Judged, a whole body is held to its end (at most inspect.max_text_bytes)
+ * and its answer strings (choices[].message.content and parts, tool-call
+ * arguments, choices[].text, Anthropic content[].text, Responses
+ * output[].content[].text) judged one by one; the response head waits for
+ * the verdict, so a blocked answer becomes the rule's error response. On a
+ * stream the text is judged as it comes, with the last response_window
+ * bytes held back so a value split across events is caught; a blocked
+ * stream ends with an error event in the API's shape.
  *
  * A whole body (JSON or text) is filtered as bytes. A stream of server-sent
  * events is filtered event by event, on the text the model writes
@@ -23,7 +33,16 @@
 #include "gw/sse.h"
 
 struct restore {
-	const struct inspection *in;
+	struct inspection *in;
+	struct insp_ctx ctx;		/* the answer rules' */
+	bool judge;			/* rules judge the answer */
+	bool restoring;			/* placeholders get their values back */
+	bool anthropic;			/* the error event's shape */
+	bool blocked;			/* a rule stopped the answer: the rest is dropped */
+	bool whole;			/* judged and not a stream: held to its end */
+	struct buf pend;		/* stream: answer text not yet released */
+	struct buf body;		/* whole: the body so far */
+	struct buf head;		/* whole: the response head, sent after the verdict */
 	bool sse;			/* text/event-stream */
 	bool json;			/* values are JSON-escaped where they land */
 	struct sse_parser sp;
@@ -34,12 +53,22 @@ struct restore {
 	unsigned long long restored;	/* placeholders replaced */
 };
 
-/* content_type may be NULL. */
-void restore_init(struct restore *r, const struct inspection *in, const char *content_type,
-		  size_t ctlen);
-/* Filters decoded body bytes, appending what the client gets to out. 0 or -ENOMEM. */
+/*
+ * ctx: the answer rules judge with it (NULL: only restore). content_type
+ * may be NULL.
+ */
+void restore_init(struct restore *r, struct inspection *in, const struct insp_ctx *ctx,
+		  bool anthropic, const char *content_type, size_t ctlen);
+/*
+ * Filters decoded body bytes, appending what the client gets to out. 0,
+ * -ENOMEM, or -EMSGSIZE when a whole body passes inspect.max_text_bytes.
+ */
 int restore_feed(struct restore *r, const char *data, size_t len, struct buf *out, size_t max);
-/* The end of the body: what is held goes out. 0 or -ENOMEM. */
+/*
+ * The end of the body: what is held goes out. 0, 1 when a rule blocks a
+ * whole answer (nothing went out: the caller answers with the rule's
+ * error), or -ENOMEM.
+ */
 int restore_finish(struct restore *r, struct buf *out, size_t max);
 void restore_fini(struct restore *r);
 
