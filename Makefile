@@ -44,7 +44,8 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/lib/*.c))
 CTL_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(wildcard user/ctl/*.c))
-GW_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(filter-out user/gw/main.c,$(wildcard user/gw/*.c)))
+GW_OBJS   := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(filter-out user/gw/main.c,$(wildcard user/gw/*.c))) \
+	     $(BUILD)/obj/gw/dashboard.o
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(wildcard tests/bpf/test_*.c))
 BENCH_BINS := $(patsubst scripts/bench/%.c,$(BUILD)/bench/%,$(wildcard scripts/bench/*.c))
@@ -79,6 +80,16 @@ $(BUILD)/obj/%.o: user/%.c | $(SKELS) $(DEPS_STAMP)
 $(LIBSLUICE): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The admin endpoint's page, as one C string
+$(BUILD)/gen/dashboard.c: user/gw/dashboard.html Makefile
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && awk 'BEGIN { print "const char dashboard_html[] =" } \
+		{ gsub(/\\/, "&&"); gsub(/"/, "\\\""); print "\"" $$0 "\\n\"" } END { print ";" }' $< >$@
+
+$(BUILD)/obj/gw/dashboard.o: $(BUILD)/gen/dashboard.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIBGW): $(GW_OBJS)
 	$(call msg,AR,$@)

@@ -654,7 +654,7 @@ static void test_later_sections_are_unknown(void **state)
 {
 	static const char *const keys[] = {
 		"patterns", "rules", "keys", "tenants", "limits", "escalation", "tokenizer",
-		"admin", "state",
+		"state",
 	};
 	char json[512], want[64], err[CFG_ERR_LEN];
 	struct gw_config *cfg;

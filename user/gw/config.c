@@ -1890,6 +1890,43 @@ static const struct ckey audit_keys[] = {
 };
 static const struct cobj audit_obj = { audit_keys };
 
+/* "host:port" or "unix:PATH" */
+static int load_admin_addr(struct ld *ld, const cJSON *v, void *field)
+{
+	struct cfg_admin *a = (struct cfg_admin *)((char *)field - offsetof(struct cfg_admin, addr));
+	const char *s = cJSON_IsString(v) ? v->valuestring : "";
+
+	if (strncmp(s, "unix:", 5))
+		return load_listen_addr(ld, v, field);
+	if (s[5] != '/')
+		return fail(ld, v, "expected unix:/absolute/path");
+	if (strlen(s + 5) >= sizeof(a->unix_path))
+		return fail(ld, v, "a socket path is at most %zu bytes", sizeof(a->unix_path) - 1);
+	snprintf(a->unix_path, sizeof(a->unix_path), "%s", s + 5);
+	snprintf(a->addr.text, sizeof(a->addr.text), "%.79s", s);
+	return 0;
+}
+
+static int admin_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_admin *a = base;
+
+	if (!json)
+		return 0;
+	if (!a->unix_path[0] && !a->token_file)
+		return fail_key(ld, json, "token_file", "%s",
+				"required when the admin endpoint listens on TCP");
+	return 0;
+}
+
+static const struct ckey admin_keys[] = {
+	{ .key = "address", .type = CT_CUSTOM, .flags = F_REQUIRED,
+	  .off = offsetof(struct cfg_admin, addr), .fn = load_admin_addr },
+	{ FIELD("token_file", CT_STRING, struct cfg_admin, token_file), .max = 1024 },
+	{ NULL }
+};
+static const struct cobj admin_obj = { admin_keys, admin_check };
+
 /* Later issues add keys, tenants, limits, escalation, ... here. */
 static const struct ckey top_keys[] = {
 	{ FIELD("workers", CT_UINT, struct gw_config, workers), .max = CFG_MAX_WORKERS },
@@ -1909,6 +1946,8 @@ static const struct ckey top_keys[] = {
 	{ FIELD("inspect", CT_OBJECT, struct gw_config, inspect), .obj = &inspect_obj },
 	{ FIELD("audit", CT_OBJECT, struct gw_config, audit), .obj = &audit_obj,
 	  .flags = F_ALLOC, .esize = sizeof(struct cfg_audit) },
+	{ FIELD("admin", CT_OBJECT, struct gw_config, admin), .obj = &admin_obj,
+	  .flags = F_ALLOC, .esize = sizeof(struct cfg_admin) },
 	{ NULL }
 };
 static const struct cobj top_obj = { top_keys, top_check };
@@ -2202,6 +2241,9 @@ void config_free(struct gw_config *cfg)
 	if (cfg->audit)
 		free(cfg->audit->path);
 	free(cfg->audit);
+	if (cfg->admin)
+		free(cfg->admin->token_file);
+	free(cfg->admin);
 	free(cfg->path);
 	free(cfg);
 }

@@ -268,6 +268,13 @@ struct cfg_audit {
 	bool include_masked;	/* the masked prompt text in each record */
 };
 
+/* The admin endpoint: metrics, health, status, reload. */
+struct cfg_admin {
+	struct cfg_sockaddr addr;	/* TCP; unused with a unix path */
+	char unix_path[108];		/* "unix:PATH": a socket file, mode 0600 */
+	char *token_file;		/* bearer token; required on TCP */
+};
+
 struct gw_config {
 	char *path;
 	uint64_t loaded_ns;		/* CLOCK_REALTIME of the load */
@@ -284,6 +291,7 @@ struct gw_config {
 	uint64_t drain_timeout_ns;	/* SIGTERM: finish in-flight within; default 30 s */
 	struct cfg_inspect inspect;
 	struct cfg_audit *audit;	/* NULL: no audit trail */
+	struct cfg_admin *admin;	/* NULL: no admin endpoint */
 };
 
 /*

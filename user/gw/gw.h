@@ -25,8 +25,10 @@
 #include "gw/inspect.h"
 #include "gw/http1.h"
 #include "gw/loop.h"
+#include "gw/metrics.h"
 #include "gw/tls.h"
 
+#define SLUICED_VERSION		"0.1.0"
 #define GW_MAX_HEADERS		128
 #define GW_OUT_HIGH		(256 * 1024)	/* client output past this pauses the upstream */
 #define GW_OUT_LOW		(64 * 1024)	/* ... and below this resumes it */
@@ -55,6 +57,8 @@ struct runtime {
 	bool any_restore;		/* a rule restores placeholders in answers */
 	struct detect_db detect;	/* compiled once per config */
 	unsigned char hash_key[INSP_HASH_KEY];
+	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners */
+	int no_route_slot;		/* requests refused before routing */
 	_Atomic int refs;
 	uint64_t generation;
 };
@@ -114,6 +118,7 @@ struct worker {
 	struct io audit_io;		/* eventfd the audit writer signals (sync always) */
 	uint64_t rng;
 	struct worker_stats st;
+	struct wmetrics m;
 };
 
 enum client_state {
@@ -136,6 +141,7 @@ struct client {
 	struct timer timer;
 	enum client_state state;
 	int listener;
+	uint64_t *m_listener;		/* the listener's metrics row */
 	struct sockaddr_storage peer;
 	char peer_text[64];
 	struct buf in, out;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "gw/admin.h"
 #include "gw/audit.h"
 #include "gw/gw.h"
 #include "gw/scan.h"
@@ -27,7 +28,6 @@
 #include "lib/rate.h"
 #include "lib/xdpconf.h"
 
-#define SLUICED_VERSION "0.1.0"
 
 int worker_init(struct worker *w, int id, struct runtime *rt, const int *fds, size_t nfds);
 int worker_start(struct worker *w);
@@ -209,32 +209,44 @@ static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
 	return true;
 }
 
-static struct runtime *reload(const char *path, struct runtime *cur, struct worker *w, unsigned int nw)
+/* The admin endpoint lives as long as the process too. */
+static bool same_admin(const struct cfg_admin *a, const struct cfg_admin *b)
 {
-	char err[CFG_ERR_LEN];
-	struct gw_config *cfg = config_load(path, err, sizeof(err));
+	if (!a || !b)
+		return !a == !b;
+	return !strcmp(a->addr.text, b->addr.text) &&
+	       !a->token_file == !b->token_file &&
+	       (!a->token_file || !strcmp(a->token_file, b->token_file));
+}
+
+/* The new runtime, or cur with err saying why the config was refused. */
+static struct runtime *reload(const char *path, struct runtime *cur, struct worker *w, unsigned int nw,
+			      char *err, size_t errlen)
+{
+	struct gw_config *cfg = config_load(path, err, errlen);
 	struct runtime *rt;
 
-	if (!cfg) {
-		gw_log(0, "reload refused: %s", err);
-		return cur;
-	}
+	if (!cfg)
+		goto refused;
 	if (!same_audit(cur->cfg->audit, cfg->audit)) {
-		gw_log(0, "reload refused: audit settings changed (restart sluiced to change them; "
-		       "include_masked may change)");
+		snprintf(err, errlen, "audit settings changed (restart sluiced to change them; "
+			 "include_masked may change)");
 		config_free(cfg);
-		return cur;
+		goto refused;
+	}
+	if (!same_admin(cur->cfg->admin, cfg->admin)) {
+		snprintf(err, errlen, "admin settings changed (restart sluiced to change them)");
+		config_free(cfg);
+		goto refused;
 	}
 	if (!same_listeners(cur->cfg, cfg)) {
-		gw_log(0, "reload refused: listeners or workers changed (restart sluiced to change them)");
+		snprintf(err, errlen, "listeners or workers changed (restart sluiced to change them)");
 		config_free(cfg);
-		return cur;
+		goto refused;
 	}
-	rt = runtime_new(cfg, err, sizeof(err));
-	if (!rt) {
-		gw_log(0, "reload refused: %s", err);
-		return cur;
-	}
+	rt = runtime_new(cfg, err, errlen);
+	if (!rt)
+		goto refused;
 	if (xdp_apply(&rt->cfg->xdp, true))
 		gw_log(0, "reload: xdp settings not applied (see above); serving the new config");
 	for (unsigned int i = 0; i < nw; i++) {
@@ -247,10 +259,15 @@ static struct runtime *reload(const char *path, struct runtime *cur, struct work
 		loop_wake(&w[i].loop);
 	}
 	health_reload(rt);
+	admin_set_runtime(rt);
+	err[0] = '\0';
 	gw_log(1, "reloaded config=%s generation=%llu pools=%zu routes=%zu", path,
 	       (unsigned long long)rt->generation, rt->cfg->npools, rt->cfg->nroutes);
 	runtime_put(cur);
 	return rt;
+refused:
+	gw_log(0, "reload refused: %s", err);
+	return cur;
 }
 
 int main(int argc, char **argv)
@@ -386,6 +403,14 @@ int main(int argc, char **argv)
 	for (size_t l = 0; l < rt->cfg->nlisteners; l++)
 		gw_log(1, "listening name=%s address=%s tls=%s", rt->cfg->listeners[l].name,
 		       rt->cfg->listeners[l].addr.text, rt->cfg->listeners[l].tls ? "on" : "off");
+	if (rt->cfg->admin) {
+		if (admin_start(rt->cfg->admin, w, nw, rt, err, sizeof(err))) {
+			gw_log(0, "%s", err);
+			goto out_health;
+		}
+		gw_log(1, "admin listening address=%s token=%s", rt->cfg->admin->addr.text,
+		       rt->cfg->admin->token_file ? "required" : "none");
+	}
 	gw_log(1, "started version=%s config=%s workers=%u pools=%zu routes=%zu", SLUICED_VERSION,
 	       path, nw, rt->cfg->npools, rt->cfg->nroutes);
 
@@ -394,7 +419,11 @@ int main(int argc, char **argv)
 		int sig = sigtimedwait(&set, NULL, &tick);
 
 		if (sig == SIGHUP) {
-			rt = reload(path, rt, w, nw);
+			uint64_t seq = admin_reload_begin();
+			struct runtime *was = rt;
+
+			rt = reload(path, rt, w, nw, err, sizeof(err));
+			admin_reload_done(seq, rt != was, err);
 		} else if (sig == SIGUSR1) {
 			if (gw_audit) {
 				gw_log(1, "audit: reopening %s", rt->cfg->audit->path);
@@ -415,6 +444,7 @@ int main(int argc, char **argv)
 	}
 	ret = 0;
 out_health:
+	admin_stop();
 	for (unsigned int i = 0; i < nw; i++) {
 		atomic_store(&w[i].drain, true);
 		loop_wake(&w[i].loop);

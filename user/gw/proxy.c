@@ -179,6 +179,8 @@ void client_close(struct client *c)
 	}
 	request_end(c);
 	c->state = C_CLOSED;
+	if (c->m_listener)
+		M_ADD(c->m_listener[ML_ACTIVE], -1);
 	timer_disarm(&w->loop, &c->timer);
 	io_del(&w->loop, &c->io);
 	stream_close(&c->st);
@@ -222,7 +224,7 @@ static void client_fail(struct client *c, unsigned int status, const char *type,
 
 	c->status = status;
 	c->local_error = true;
-	c->w->st.errors++;
+	M_INC(c->w->st.errors);
 	queue_leave(c);
 	if (!keep || c->w->drain)
 		c->close_after = true;
@@ -548,7 +550,7 @@ static void head_complete(struct client *c, size_t len)
 	c->is_head = c->req.method == HTTP1_HEAD;
 	c->api = route_api(NULL, &c->req);
 	new_request_id(c);
-	c->w->st.requests++;
+	M_INC(c->w->st.requests);
 	c->in_request = true;
 	c->head_ns = c->w->loop.now_ns;
 	c->first_byte_ns = 0;
@@ -734,7 +736,9 @@ static void client_handshake(struct client *c)
 		return;
 	}
 	if (ret) {
-		c->w->st.tls_failed++;
+		M_INC(c->w->st.tls_failed);
+		if (c->m_listener)
+			M_INC(c->m_listener[ML_TLS_FAILED]);
 		if (gw_verbose)
 			gw_log(2, "worker=%d client=%s tls=failed reason=\"%s\"", c->w->id, c->peer_text,
 			       tls_last_error());
@@ -757,7 +761,7 @@ static void client_io(struct loop *l, struct io *io, uint32_t events)
 	/* Gone while its request is upstream: abort it now, the model stops working on it */
 	if ((events & (EPOLLRDHUP | EPOLLHUP)) &&
 	    (c->state == C_UPSTREAM || c->state == C_STREAM || c->state == C_QUEUED)) {
-		c->w->st.aborted++;
+		M_INC(c->w->st.aborted);
 		client_close(c);
 		return;
 	}
@@ -839,6 +843,10 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	c->st.fd = fd;
 	c->listener = listener;
 	c->peer = *ss;
+	if ((c->m_listener = metrics_row(&w->m, MK_LISTENER, rt->slot[MK_LISTENER][listener]))) {
+		M_INC(c->m_listener[ML_ACCEPTED]);
+		M_INC(c->m_listener[ML_ACTIVE]);
+	}
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)ss;
 
@@ -885,7 +893,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 		w->clients->prev = c;
 	w->clients = c;
 	w->nclients++;
-	w->st.accepted++;
+	M_INC(w->st.accepted);
 	timer_arm(&w->loop, &c->timer, w->loop.now_ns + rt->cfg->http.header_timeout_ns);
 	if (c->state == C_HANDSHAKE)
 		client_handshake(c);
@@ -1067,7 +1075,7 @@ bool client_release(struct client *c)
 void client_response_done(struct client *c, bool clean)
 {
 	c->up = NULL;
-	c->w->st.responses++;
+	M_INC(c->w->st.responses);
 	if (!clean) {
 		client_close(c);
 		return;
@@ -1172,7 +1180,7 @@ void client_retry_queued(struct worker *w)
 		if (c->state != C_QUEUED)
 			continue;
 		if (w->loop.now_ns >= c->queued_until_ns) {
-			c->w->st.shed++;
+			M_INC(c->w->st.shed);
 			client_fail(c, 503, "api_error", "overloaded",
 				    "all backends are busy; retry later", true);
 			continue;

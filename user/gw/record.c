@@ -222,9 +222,46 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 	return buf;
 }
 
+/* The request's counters, into its worker's memory. */
+static void count_request(struct client *c, const struct runtime *rt)
+{
+	struct wmetrics *wm = &c->w->m;
+	const struct inspection *in = &c->insp;
+	unsigned int cls = c->status >= 100 && c->status < 600 ? c->status / 100 - 1 : 4;
+	uint64_t now = c->w->loop.now_ns, *row;
+
+	/* refused before a route took it: route "" */
+	if ((row = metrics_row(wm, MK_ROUTE, c->route >= 0 && (size_t)c->route < rt->cfg->nroutes ?
+						     rt->slot[MK_ROUTE][c->route] :
+						     rt->no_route_slot))) {
+		M_INC(row[MR_REQ + decision_of(c) * M_CLASSES + cls]);
+		M_ADD(row[MR_TOKENS], buf_used(&c->body) / 4);
+	}
+	if (!c->local_error && c->pool >= 0 && (size_t)c->pool < rt->cfg->npools &&
+	    (row = metrics_row(wm, MK_POOL, rt->slot[MK_POOL][c->pool])))
+		M_INC(row[MP_RESP + cls]);
+	if (c->inspected) {
+		for (size_t i = 0; i < in->nreasons; i++) {
+			const struct insp_reason *r = &in->reasons[i];
+
+			if (r->rule < rt->cfg->inspect.nrules &&
+			    (row = metrics_row(wm, MK_RULE, rt->slot[MK_RULE][r->rule])))
+				M_INC(row[r->monitor ? MU_MONITOR : MU_HITS]);
+		}
+		for (unsigned int k = 0; k < PII_NKINDS; k++) {
+			M_ADD(wm->detected[k], in->counts[k]);
+			M_ADD(wm->masked[k], in->masked[k] + in->answer_masked[k]);
+		}
+	}
+	metrics_observe(&wm->latency, now - c->head_ns);
+	if (c->first_byte_ns)
+		metrics_observe(&wm->ttfb, c->first_byte_ns - c->head_ns);
+}
+
 void audit_request(struct client *c)
 {
-	const struct gw_config *cfg = (c->view ? c->view : c->w->view)->rt->cfg;
+	const struct runtime *rt = (c->view ? c->view : c->w->view)->rt;
+	const struct gw_config *cfg = rt->cfg;
 	uint64_t seq;
 	size_t len = 0;
 	char *m;
@@ -232,12 +269,13 @@ void audit_request(struct client *c)
 	if (!c->in_request)
 		return;
 	c->in_request = false;
+	count_request(c, rt);
 	if (!gw_audit)
 		return;
 	m = members(c, cfg, &len);
 	if (!m) {
 		gw_log(0, "audit: no record for request id=%s: out of memory", c->request_id);
-		c->w->st.audit_lost++;
+		M_INC(c->w->st.audit_lost);
 		return;
 	}
 	seq = audit_submit(gw_audit, m, len);
@@ -247,7 +285,7 @@ void audit_request(struct client *c)
 	if (!seq) {
 		gw_log(0, "audit: record of request id=%s not written: %s", c->request_id,
 		       audit_error(gw_audit) ? audit_error(gw_audit) : strerror(errno));
-		c->w->st.audit_lost++;
+		M_INC(c->w->st.audit_lost);
 		return;
 	}
 	/* sync always: the rest of the response waits until the record is on disk */

@@ -31,6 +31,8 @@ static void runtime_free(struct runtime *rt)
 	}
 	detect_free(&rt->detect);
 	explicit_bzero(rt->hash_key, sizeof(rt->hash_key));
+	for (int k = 0; k < MK_N; k++)
+		free(rt->slot[k]);
 	free(rt->pool_needs_body);
 	free(rt->tls);
 	free(rt->pools);
@@ -97,6 +99,29 @@ static int inspect_setup(struct runtime *rt, char *err, size_t errlen)
 	return detect_compile(&rt->detect, in, err, errlen);
 }
 
+/* Metric slots by name: counters go on across reloads that keep a name. */
+static int metric_slots(struct runtime *rt)
+{
+	const struct gw_config *cfg = rt->cfg;
+	size_t n[MK_N] = { cfg->nroutes, cfg->npools, cfg->inspect.nrules, cfg->nlisteners };
+
+	for (int k = 0; k < MK_N; k++) {
+		rt->slot[k] = calloc(n[k] ? n[k] : 1, sizeof(int));
+		if (!rt->slot[k])
+			return -ENOMEM;
+		for (size_t i = 0; i < n[k]; i++) {
+			const char *name = k == MK_ROUTE ? cfg->routes[i].name :
+					   k == MK_POOL ? cfg->pools[i].name :
+					   k == MK_RULE ? cfg->inspect.rules[i].name :
+							  cfg->listeners[i].name;
+
+			rt->slot[k][i] = metrics_slot(k, name);
+		}
+	}
+	rt->no_route_slot = metrics_slot(MK_ROUTE, "");
+	return 0;
+}
+
 struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 {
 	struct runtime *rt = calloc(1, sizeof(*rt));
@@ -130,6 +155,8 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 			if (pc->backends[b].nmodel_map)
 				rt->pool_needs_body[p] = true;
 	}
+	if (metric_slots(rt))
+		goto oom;
 	if (inspect_setup(rt, err, errlen))
 		goto fail;
 	/* rules match on the model: it is read before routing */

@@ -172,7 +172,7 @@ static void up_fail(struct upconn *u, unsigned int cause, const char *why)
 	}
 	if (may_retry(c, u, cause)) {
 		c->tried |= 1ULL << u->backend;
-		c->w->st.retries++;
+		M_INC(c->w->st.retries);
 		up_close(u);
 		upstream_start(c);
 		return;
@@ -393,7 +393,7 @@ int upstream_start(struct client *c)
 				enqueue(c);
 				return 0;
 			}
-			c->w->st.shed++;
+			M_INC(c->w->st.shed);
 			client_upstream_failed(c, RETRY_503, "all backends are busy");
 			return 0;
 		}
@@ -656,7 +656,7 @@ static bool up_head(struct upconn *u, size_t len)
 		u->c = NULL;
 		c->up = NULL;
 		c->tried |= 1ULL << u->backend;
-		c->w->st.retries++;
+		M_INC(c->w->st.retries);
 		up_close(u);
 		upstream_start(c);
 		return true;

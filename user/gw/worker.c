@@ -273,4 +273,5 @@ void worker_fini(struct worker *w)
 	if (w->view)
 		view_free(w, w->view);
 	loop_fini(&w->loop);
+	metrics_free(&w->m);
 }

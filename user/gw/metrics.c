@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Per-worker counters and their Prometheus exposition (see metrics.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gw/audit.h"
+#include "gw/gw.h"
+#include "gw/metrics.h"
+#include "lib/dataplane.h"
+#include "lib/iface.h"
+#include "lib/stats.h"
+
+static const double bounds[M_BUCKETS] = {
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+};
+
+static const int widths[MK_N] = {
+	[MK_ROUTE] = MR_WIDTH, [MK_POOL] = MP_WIDTH, [MK_RULE] = MU_WIDTH,
+	[MK_LISTENER] = ML_WIDTH,
+};
+
+/* Names by slot, per kind: appended by config loads, read by scrapes. */
+static struct {
+	char *name[M_SLOTS];
+	int n;
+} reg[MK_N];
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int metrics_slot(enum m_kind kind, const char *name)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < reg[kind].n; i++)
+		if (!strcmp(reg[kind].name[i], name)) {
+			slot = i;
+			goto out;
+		}
+	if (reg[kind].n < M_SLOTS && (reg[kind].name[reg[kind].n] = strdup(name)))
+		slot = reg[kind].n++;
+out:
+	pthread_mutex_unlock(&reg_lock);
+	return slot;
+}
+
+uint64_t *metrics_row(struct wmetrics *m, enum m_kind kind, int slot)
+{
+	_Atomic(uint64_t *) *cp;
+	uint64_t *c;
+
+	if (slot < 0 || slot >= M_SLOTS)
+		return NULL;
+	cp = &m->chunk[kind][slot / M_CHUNK];
+	c = atomic_load_explicit(cp, memory_order_relaxed);
+	if (!c) {
+		c = calloc((size_t)M_CHUNK * widths[kind], sizeof(*c));
+		if (!c)
+			return NULL;
+		atomic_store_explicit(cp, c, memory_order_release);
+	}
+	return c + (size_t)(slot % M_CHUNK) * widths[kind];
+}
+
+void metrics_observe(struct m_hist *h, uint64_t ns)
+{
+	double s = ns / 1e9;
+	int b = 0;
+
+	while (b < M_BUCKETS && s > bounds[b])
+		b++;
+	M_INC(h->n[b]);
+	M_ADD(h->sum_us, ns / 1000);
+}
+
+void metrics_free(struct wmetrics *m)
+{
+	for (int k = 0; k < MK_N; k++)
+		for (int i = 0; i < M_CHUNKS; i++)
+			free(atomic_load(&m->chunk[k][i]));
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- the scrape ----------------------------------------------------------- */
+
+/* A counter of slot summed over the workers. */
+static uint64_t sum(struct worker *w, unsigned int nw, enum m_kind kind, int slot, int off)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < nw; i++) {
+		uint64_t *c = atomic_load_explicit(&w[i].m.chunk[kind][slot / M_CHUNK],
+						   memory_order_acquire);
+
+		if (c)
+			v += M_GET(c[(size_t)(slot % M_CHUNK) * widths[kind] + off]);
+	}
+	return v;
+}
+
+/* A label value as the text format wants it: \, " and LF escaped. */
+static void label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void hist(FILE *f, const char *name, const char *help, struct worker *w, unsigned int nw,
+		 size_t off)
+{
+	uint64_t n[M_BUCKETS + 1] = { 0 }, sum_us = 0, acc = 0;
+
+	for (unsigned int i = 0; i < nw; i++) {
+		const struct m_hist *h = (const struct m_hist *)((const char *)&w[i].m + off);
+
+		for (int b = 0; b <= M_BUCKETS; b++)
+			n[b] += M_GET(h->n[b]);
+		sum_us += M_GET(h->sum_us);
+	}
+	family(f, name, "histogram", help);
+	for (int b = 0; b < M_BUCKETS; b++) {
+		acc += n[b];
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)acc);
+	}
+	acc += n[M_BUCKETS];
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+		(unsigned long long)acc, name, sum_us / 1e6, name, (unsigned long long)acc);
+}
+
+static const char *const class_names[M_CLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+static void per_slot(FILE *f, struct worker *w, unsigned int nw)
+{
+	int n[MK_N];
+
+	pthread_mutex_lock(&reg_lock);
+	for (int k = 0; k < MK_N; k++)
+		n[k] = reg[k].n;
+	pthread_mutex_unlock(&reg_lock);
+	/* names are only appended: those below n stay as they are */
+
+	family(f, "sluice_requests_total", "counter",
+	       "Requests answered, by route, decision and status class.");
+	for (int s = 0; s < n[MK_ROUTE]; s++)
+		for (int d = 0; d < M_DECISIONS; d++)
+			for (int c = 0; c < M_CLASSES; c++) {
+				uint64_t v = sum(w, nw, MK_ROUTE, s, MR_REQ + d * M_CLASSES + c);
+
+				if (!v)
+					continue;
+				fputs("sluice_requests_total{route=\"", f);
+				label(f, reg[MK_ROUTE].name[s]);
+				fprintf(f, "\",decision=\"%s\",code=\"%s\"} %llu\n",
+					decision_name(d), class_names[c], (unsigned long long)v);
+			}
+	family(f, "sluice_prompt_tokens_total", "counter",
+	       "Prompt tokens by route (estimated: body bytes / 4, until usage is counted).");
+	for (int s = 0; s < n[MK_ROUTE]; s++) {
+		fputs("sluice_prompt_tokens_total{route=\"", f);
+		label(f, reg[MK_ROUTE].name[s]);
+		fprintf(f, "\",estimated=\"true\"} %llu\n",
+			(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_TOKENS));
+	}
+	family(f, "sluice_pool_responses_total", "counter",
+	       "Upstream responses relayed, by pool and status class.");
+	for (int s = 0; s < n[MK_POOL]; s++)
+		for (int c = 0; c < M_CLASSES; c++) {
+			uint64_t v = sum(w, nw, MK_POOL, s, MP_RESP + c);
+
+			if (!v)
+				continue;
+			fputs("sluice_pool_responses_total{pool=\"", f);
+			label(f, reg[MK_POOL].name[s]);
+			fprintf(f, "\",code=\"%s\"} %llu\n", class_names[c], (unsigned long long)v);
+		}
+	family(f, "sluice_rule_hits_total", "counter",
+	       "Inspection rules that matched, by rule and mode (enforce or monitor).");
+	for (int s = 0; s < n[MK_RULE]; s++)
+		for (int m = 0; m < 2; m++) {
+			fputs("sluice_rule_hits_total{rule=\"", f);
+			label(f, reg[MK_RULE].name[s]);
+			fprintf(f, "\",mode=\"%s\"} %llu\n", m ? "monitor" : "enforce",
+				(unsigned long long)sum(w, nw, MK_RULE, s, m ? MU_MONITOR : MU_HITS));
+		}
+	family(f, "sluice_connections_accepted_total", "counter",
+	       "Client connections accepted, by listener.");
+	for (int s = 0; s < n[MK_LISTENER]; s++) {
+		fputs("sluice_connections_accepted_total{listener=\"", f);
+		label(f, reg[MK_LISTENER].name[s]);
+		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_ACCEPTED));
+	}
+	family(f, "sluice_connections_active", "gauge", "Client connections open, by listener.");
+	for (int s = 0; s < n[MK_LISTENER]; s++) {
+		fputs("sluice_connections_active{listener=\"", f);
+		label(f, reg[MK_LISTENER].name[s]);
+		fprintf(f, "\"} %lld\n", (long long)sum(w, nw, MK_LISTENER, s, ML_ACTIVE));
+	}
+	family(f, "sluice_tls_handshake_failures_total", "counter",
+	       "TLS handshakes that failed, by listener.");
+	for (int s = 0; s < n[MK_LISTENER]; s++) {
+		fputs("sluice_tls_handshake_failures_total{listener=\"", f);
+		label(f, reg[MK_LISTENER].name[s]);
+		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_TLS_FAILED));
+	}
+}
+
+static void backends(FILE *f, const struct runtime *rt)
+{
+	const struct gw_config *cfg = rt->cfg;
+
+	family(f, "sluice_backend_up", "gauge",
+	       "1 when the backend is usable (health checks passing, not ejected).");
+	for (size_t p = 0; p < cfg->npools; p++)
+		for (size_t b = 0; b < cfg->pools[p].nbackends; b++) {
+			fputs("sluice_backend_up{pool=\"", f);
+			label(f, cfg->pools[p].name);
+			fputs("\",backend=\"", f);
+			label(f, cfg->pools[p].backends[b].authority);
+			fprintf(f, "\"} %d\n", pool__is_up(rt->pools[p], (int)b));
+		}
+	family(f, "sluice_backend_inflight", "gauge", "Requests in flight to the backend.");
+	for (size_t p = 0; p < cfg->npools; p++)
+		for (size_t b = 0; b < cfg->pools[p].nbackends; b++) {
+			const struct backend_rt *be = pool__backend(rt->pools[p], (int)b);
+
+			fputs("sluice_backend_inflight{pool=\"", f);
+			label(f, cfg->pools[p].name);
+			fputs("\",backend=\"", f);
+			label(f, cfg->pools[p].backends[b].authority);
+			fprintf(f, "\"} %u\n", atomic_load_explicit(&be->inflight,
+								     memory_order_relaxed));
+		}
+}
+
+static int xdp_iface(const struct iface_state *st, void *arg)
+{
+	struct { FILE *f; struct dataplane *dp; bool bytes; } *a = arg;
+	struct sluice_stat s[SLUICE_R_MAX];
+
+	if (stats_read(a->dp, (int)st->slot, s))
+		return 0;
+	for (unsigned int r = 0; r < SLUICE_R_MAX; r++) {
+		fprintf(a->f, "sluice_xdp_%s_total{interface=\"", a->bytes ? "bytes" : "packets");
+		label(a->f, st->rec.name);
+		fprintf(a->f, "\",reason=\"%s\",action=\"%s\"} %llu\n", reason_name(r),
+			reason_drops(r) ? "drop" : "pass",
+			(unsigned long long)(a->bytes ? s[r].bytes : s[r].packets));
+	}
+	return 0;
+}
+
+/* The data plane's counters, from the pinned maps, when it is there. */
+static void xdp(FILE *f)
+{
+	struct dataplane dp;
+	struct { FILE *f; struct dataplane *dp; bool bytes; } a = { f, &dp, false };
+
+	if (dataplane_open(&dp, DP_NOCREATE))
+		return;
+	family(f, "sluice_xdp_packets_total", "counter",
+	       "Packets seen by the XDP program, by interface, reason and action.");
+	iface_walk(&dp, xdp_iface, &a);
+	a.bytes = true;
+	family(f, "sluice_xdp_bytes_total", "counter",
+	       "Bytes seen by the XDP program, by interface, reason and action.");
+	iface_walk(&dp, xdp_iface, &a);
+	dataplane_close(&dp);
+}
+
+void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runtime *rt)
+{
+	struct worker_stats st = { 0 };
+	uint64_t det[PII_NKINDS] = { 0 }, mask[PII_NKINDS] = { 0 };
+
+	family(f, "sluice_build_info", "gauge", "The running sluiced.");
+	fprintf(f, "sluice_build_info{version=\"%s\"} 1\n", SLUICED_VERSION);
+	family(f, "sluice_config_generation", "gauge", "Configs loaded since start (1: the first).");
+	fprintf(f, "sluice_config_generation %llu\n", (unsigned long long)rt->generation);
+	per_slot(f, w, nw);
+	for (unsigned int i = 0; i < nw; i++) {
+		st.accepted += M_GET(w[i].st.accepted);
+		st.retries += M_GET(w[i].st.retries);
+		st.shed += M_GET(w[i].st.shed);
+		st.errors += M_GET(w[i].st.errors);
+		st.aborted += M_GET(w[i].st.aborted);
+		st.audit_lost += M_GET(w[i].st.audit_lost);
+		for (unsigned int k = 0; k < PII_NKINDS; k++) {
+			det[k] += M_GET(w[i].m.detected[k]);
+			mask[k] += M_GET(w[i].m.masked[k]);
+		}
+	}
+	family(f, "sluice_pii_detections_total", "counter",
+	       "Built-in detector hits in prompts, by entity.");
+	for (unsigned int k = 0; k < PII_NKINDS; k++)
+		fprintf(f, "sluice_pii_detections_total{entity=\"%s\"} %llu\n", pii_detectors[k].name,
+			(unsigned long long)det[k]);
+	family(f, "sluice_pii_masked_total", "counter",
+	       "Entities masked in prompts and answers, by entity.");
+	for (unsigned int k = 0; k < PII_NKINDS; k++)
+		fprintf(f, "sluice_pii_masked_total{entity=\"%s\"} %llu\n", pii_detectors[k].name,
+			(unsigned long long)mask[k]);
+	hist(f, "sluice_request_duration_seconds",
+	     "From the request head to the end of the response.", w, nw,
+	     offsetof(struct wmetrics, latency));
+	hist(f, "sluice_time_to_first_byte_seconds",
+	     "From the request head to the response head (time to first token on streams).", w,
+	     nw, offsetof(struct wmetrics, ttfb));
+	family(f, "sluice_retries_total", "counter", "Upstream attempts retried.");
+	fprintf(f, "sluice_retries_total %llu\n", (unsigned long long)st.retries);
+	family(f, "sluice_shed_total", "counter", "Requests shed with 503 (pools full).");
+	fprintf(f, "sluice_shed_total %llu\n", (unsigned long long)st.shed);
+	family(f, "sluice_local_errors_total", "counter", "Error responses sluiced made itself.");
+	fprintf(f, "sluice_local_errors_total %llu\n", (unsigned long long)st.errors);
+	family(f, "sluice_client_aborts_total", "counter", "Clients that left before their answer.");
+	fprintf(f, "sluice_client_aborts_total %llu\n", (unsigned long long)st.aborted);
+	backends(f, rt);
+	if (gw_audit) {
+		struct audit_stats as;
+
+		audit_get_stats(gw_audit, &as);
+		family(f, "sluice_audit_records_total", "counter", "Audit records written.");
+		fprintf(f, "sluice_audit_records_total %llu\n", (unsigned long long)as.written);
+		family(f, "sluice_audit_queue_depth", "gauge", "Audit records waiting for the writer.");
+		fprintf(f, "sluice_audit_queue_depth %zu\n", as.depth);
+		family(f, "sluice_audit_sync_lag_max_seconds", "gauge",
+		       "Longest time from a record's submission to its commit.");
+		fprintf(f, "sluice_audit_sync_lag_max_seconds %.6f\n", as.lag_ns_max / 1e9);
+		family(f, "sluice_audit_lost_total", "counter",
+		       "Records that could not be queued (each logged; the writer was failing).");
+		fprintf(f, "sluice_audit_lost_total %llu\n", (unsigned long long)st.audit_lost);
+	}
+	xdp(f);
+}
