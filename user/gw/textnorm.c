@@ -157,9 +157,15 @@ static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t 
 
 	if (grow((void **)&t->text, &t->cap, t->len + n + 1, 1, true))
 		return -ENOMEM;
-	if (o->map && (grow((void **)&t->start, &t->map_cap, t->len + n, sizeof(uint32_t), false) ||
-		       (t->map_cap > 0 && !t->end && !(t->end = malloc(t->map_cap * sizeof(uint32_t))))))
-		return -ENOMEM;
+	if (o->map && t->len + n > t->map_cap) {
+		/* both maps to the same new size; map_cap moves only once both have it */
+		size_t ns = t->map_cap, ne = t->map_cap;
+
+		if (grow((void **)&t->start, &ns, t->len + n, sizeof(uint32_t), false) ||
+		    grow((void **)&t->end, &ne, t->len + n, sizeof(uint32_t), false))
+			return -ENOMEM;
+		t->map_cap = ns;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (o->fold && is_space(b[i]) && t->len && is_space(t->text[t->len - 1])) {
 			/* a white space run: one space, or one LF if the run breaks lines */
@@ -251,7 +257,12 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 		size_t from = i, next;
 		UChar32 c;
 
-		if (ch < 0x80 && (i + 1 == n || (unsigned char)s[i + 1] < 0x80)) {
+		/* what comes next once controls (dropped) are skipped: a combining mark
+		 * after "e\x07" still composes with the e */
+		next = i + 1;
+		while (next < n && (unsigned char)s[next] < 0x80 && !ascii_kept(s[next]))
+			next++;
+		if (ch < 0x80 && (next == n || (unsigned char)s[next] < 0x80)) {
 			/* ASCII followed by ASCII: its own segment */
 			if (ascii_kept(ch)) {
 				char l = fold ? fold_ascii[ch] : ch;
