@@ -103,10 +103,14 @@ while read -r _ obj cmd rest; do
 		report "$name, and says what is missing" "$why"
 		continue
 	fi
-	timeout -s INT --preserve-status 1 "$CTL" "${args[@]}" >"$tmp/out" 2>"$tmp/err"
+	SLUICE_ADMIN=unix:$tmp/no-sluiced.sock timeout -s INT --preserve-status 1 "$CTL" "${args[@]}" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	grep -qiE 'unknown|ambiguous' "$tmp/err" && because "parser does not know it"
-	if $root; then
+	if [ "$obj" = status ] || [ "$obj" = reload ]; then
+		# no daemon here: a runtime error that says where it looked
+		[ $rc = 1 ] || because "exit $rc, want 1 (no sluiced)"
+		grep -q "unix:$tmp/no-sluiced.sock.*is sluiced running" "$tmp/err" || because "message does not name the endpoint"
+	elif $root; then
 		[ $rc = 0 ] || because "exit $rc, want 0"
 	elif [ $rc != 0 ] && ! { [ $rc = 1 ] && grep -q root "$tmp/err"; }; then
 		because "exit $rc, want 0 or 1 (not root)"

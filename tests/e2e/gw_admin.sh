@@ -133,11 +133,21 @@ is "Prometheus: the target is up" "$(promq 'up{job="sluiced"}')" 1
 is "POST /reload: 200 and the next generation" \
 	"$(admt -X POST -w ' %{http_code}' "$ADMIN/reload")" '{"reloaded":true,"generation":2}
  200'
-is "counters go on across the reload" \
+is "sluicectl reload: the next generation" \
+	"$(lab_ctl gw reload token-file "$GW_TMP/admin.token")" "reloaded: generation 3"
+is "counters go on across the reloads" \
 	"$(metric 'sluice_requests_total{route="chat",decision="modified",code="2xx"}')" 6
 is "/status after the reload" \
 	"$(admt "$ADMIN/status" | jq -c '[.config.generation, .workers, .pools[0].backends[0].up, .xdp[0].name, (.config.sha256 | length)]')" \
-	"[2,2,true,\"$GC\",64]"
+	"[3,2,true,\"$GC\",64]"
+out=$(lab_ctl gw status token-file "$GW_TMP/admin.token")
+ok_if "sluicectl status: config generation, the backend up, XDP enforcing" \
+	eval 'grep -q "(generation 3, " <<<"$out" && grep -qE "http://$B1:9000 +up +0 in flight" <<<"$out" && grep -qE "$GC +(native|skb) +enforcing" <<<"$out"'
+is "sluicectl -j status: the daemon's document" \
+	"$(lab_ctl gw -j status token-file "$GW_TMP/admin.token" | jq -c '[.config.generation, .listeners[0].name]')" '[3,"tls"]'
+out=$(SLUICE_ADMIN_TOKEN_FILE=/dev/null lab_ctl gw status admin 127.0.0.1:9901 2>&1)
+is "sluicectl status without the token: exit 1 with the daemon's answer" \
+	"$? $out" "1 sluicectl: status: sluiced answered 401: a bearer token is required (admin.token_file)"
 sed -i 's/"workers": 2/"workers": 3/' "$GW_CFG"
 out=$(admt -X POST -w '\n%{http_code}' "$ADMIN/reload")
 is "POST /reload of a config it cannot take: 409 with why" \

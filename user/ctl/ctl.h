@@ -57,6 +57,8 @@ int do_watch(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_events(int argc, char **argv);
 int do_audit(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_reload(int argc, char **argv);
 int do_help(int argc, char **argv);
 
 /* The synopsis, one line per command; also the man page's SYNOPSIS. */

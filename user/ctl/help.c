@@ -39,6 +39,8 @@ const char *const synopsis[] = {
 	"sluicectl events [count N] [timeout DURATION]",
 	"sluicectl audit verify FILE",
 	"sluicectl audit [show] [file FILE] [session ID] [origin KEY] [decision D] [rule R] [since T] [limit N]",
+	"sluicectl status [admin ADDR] [token-file FILE]",
+	"sluicectl reload [admin ADDR] [token-file FILE]",
 	"sluicectl help",
 	"sluicectl version",
 	NULL,

@@ -248,6 +248,8 @@ static const struct cmd objects[] = {
 	{ "top", do_top },
 	{ "events", do_events },
 	{ "audit", do_audit },
+	{ "status", do_status },
+	{ "reload", do_reload },
 	{ "help", do_help },
 	{ "version", do_version },
 	{ NULL, NULL },

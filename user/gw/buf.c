@@ -60,9 +60,11 @@ int buf_reserve(struct buf *b, size_t want, size_t max)
 
 int buf_append(struct buf *b, const void *p, size_t n, size_t max)
 {
-	int err = buf_reserve(b, n, max);
+	int err;
 
-	if (err)
+	if (!n)
+		return 0;
+	if ((err = buf_reserve(b, n, max)))
 		return err;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

@@ -425,6 +425,8 @@ static void resolve(struct detect_result *r)
 {
 	size_t n = 0;
 
+	if (!r->nhits)
+		return;
 	qsort(r->hits, r->nhits, sizeof(*r->hits), cmp_hit);
 	for (size_t i = 0; i < r->nhits; i++) {
 		if (n && r->hits[n - 1].kind == r->hits[i].kind &&

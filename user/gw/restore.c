@@ -311,7 +311,7 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 	}
 	if (!err && !held_before && !r->nheld && !buf_used(&r->pend) &&
 	    buf_used(&tmp) == strlen(node->valuestring) &&
-	    !memcmp(buf_head(&tmp), node->valuestring, buf_used(&tmp))) {
+	    (!buf_used(&tmp) || !memcmp(buf_head(&tmp), node->valuestring, buf_used(&tmp)))) {
 		/* nothing restored: the event goes as it came */
 		err = buf_append(out, ev->raw, ev->raw_len, max);
 	} else if (!err) {
