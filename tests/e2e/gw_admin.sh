@@ -129,6 +129,13 @@ is "Prometheus: masked entities and XDP drops match" \
 	"6 $d1"
 is "Prometheus: the target is up" "$(promq 'up{job="sluiced"}')" 1
 
+# --- sluicectl watch: the daemon's rates beside the data plane's ---
+(for i in $(seq 12); do chat "hello $i" >/dev/null; sleep 0.1; done) &
+w=$(lab_ctl gw -j watch count 2 interval 500ms token-file "$GW_TMP/admin.token")
+wait $!
+ok_if "sluicectl watch: requests/s by decision and tokens/s by route while traffic runs" \
+	jq -s -e '([.[].sluiced.decisions_per_s.allowed] | add > 0) and ([.[].sluiced.tokens_per_s.chat] | add > 0) and .[0].sluiced.backends_up != null' <<<"$w"
+
 # --- reload through the endpoint ---
 is "POST /reload: 200 and the next generation" \
 	"$(admt -X POST -w ' %{http_code}' "$ADMIN/reload")" '{"reloaded":true,"generation":2}

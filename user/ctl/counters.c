@@ -109,10 +109,74 @@ int do_stats(int argc, char **argv)
  * Per-second rates by reason, refreshing in place on a terminal; with -j
  * one JSON object per interval (JSON lines). Bounded by count if given.
  */
+/* The rate of name in cur since prev: 0 for a name new this round. */
+static double named_rate(const struct daemon_named *cur, const struct daemon_figures *prev,
+			 const struct daemon_named *pv, size_t np, double secs)
+{
+	(void)prev;
+	for (size_t i = 0; i < np; i++)
+		if (!strcmp(pv[i].name, cur->name))
+			return (cur->value - pv[i].value) / secs;
+	return 0;
+}
+
+static void watch_daemon_text(const struct daemon_figures *p, const struct daemon_figures *c,
+			      double secs)
+{
+	size_t up = 0;
+
+	printf("\nsluiced: %.1f requests/s, %.1f entities masked/s\n",
+	       (c->requests - p->requests) / secs, (c->masked - p->masked) / secs);
+	printf("%-13s %12s\n", "DECISION", "REQ/S");
+	for (size_t i = 0; i < c->ndecisions; i++)
+		printf("%-13s %12.1f\n", c->decisions[i].name,
+		       named_rate(&c->decisions[i], p, p->decisions, p->ndecisions, secs));
+	printf("%-24s %12s\n", "ROUTE", "TOKENS/S");
+	for (size_t i = 0; i < c->ntokens; i++)
+		printf("%-24s %12.1f\n", c->tokens[i].name,
+		       named_rate(&c->tokens[i], p, p->tokens, p->ntokens, secs));
+	for (size_t i = 0; i < c->nbackends; i++)
+		up += c->backends[i].value > 0;
+	printf("backends: %zu up, %zu down\n", up, c->nbackends - up);
+	for (size_t i = 0; i < c->nbackends; i++)
+		if (c->backends[i].value <= 0)
+			printf("  down: %s\n", c->backends[i].name);
+}
+
+static void watch_daemon_json(const struct daemon_figures *p, const struct daemon_figures *c,
+			      double secs)
+{
+	jsonw_name(jw, "sluiced");
+	jsonw_start_object(jw);
+	jsonw_float_field(jw, "requests_per_s", (c->requests - p->requests) / secs);
+	jsonw_float_field(jw, "masked_per_s", (c->masked - p->masked) / secs);
+	jsonw_name(jw, "decisions_per_s");
+	jsonw_start_object(jw);
+	for (size_t i = 0; i < c->ndecisions; i++)
+		jsonw_float_field(jw, c->decisions[i].name,
+				  named_rate(&c->decisions[i], p, p->decisions, p->ndecisions, secs));
+	jsonw_end_object(jw);
+	jsonw_name(jw, "tokens_per_s");
+	jsonw_start_object(jw);
+	for (size_t i = 0; i < c->ntokens; i++)
+		jsonw_float_field(jw, c->tokens[i].name,
+				  named_rate(&c->tokens[i], p, p->tokens, p->ntokens, secs));
+	jsonw_end_object(jw);
+	jsonw_name(jw, "backends_up");
+	jsonw_start_object(jw);
+	for (size_t i = 0; i < c->nbackends; i++)
+		jsonw_bool_field(jw, c->backends[i].name, c->backends[i].value > 0);
+	jsonw_end_object(jw);
+	jsonw_end_object(jw);
+}
+
 int do_watch(int argc, char **argv)
 {
-	const char *what = "watch", *dev = NULL;
+	const char *what = "watch", *dev = NULL, *admin = NULL, *token_file = NULL;
 	struct sluice_stat prev[SLUICE_R_MAX], cur[SLUICE_R_MAX];
+	static struct daemon_figures dprev, dcur;
+	bool have_prev;
+	int dstate = -1;
 	__u64 interval = NSEC_PER_SEC, t0, t1;
 	__u32 count = 0, done = 0;
 	struct dataplane dp;
@@ -128,7 +192,12 @@ int do_watch(int argc, char **argv)
 		} else if (!strcmp(argv[i], "count") && need_value(argc, argv, i, what)) {
 			if ((ret = arg_u32(what, "count", argv[++i], 1, 1000000, &count)))
 				return ret;
-		} else if (!strcmp(argv[i], "interval") || !strcmp(argv[i], "count")) {
+		} else if (!strcmp(argv[i], "admin") && need_value(argc, argv, i, what)) {
+			admin = argv[++i];
+		} else if (!strcmp(argv[i], "token-file") && need_value(argc, argv, i, what)) {
+			token_file = argv[++i];
+		} else if (!strcmp(argv[i], "interval") || !strcmp(argv[i], "count") ||
+			   !strcmp(argv[i], "admin") || !strcmp(argv[i], "token-file")) {
 			return EXIT_USAGE;
 		} else if (!dev && argv[i][0] != '-') {
 			dev = argv[i];
@@ -142,6 +211,7 @@ int do_watch(int argc, char **argv)
 		goto out;
 	catch_signals();
 	stats_read(&dp, slot, prev);
+	have_prev = !daemon_figures(admin, token_file, &dprev);
 	t0 = mono_ns();
 	while (!stop && (!count || done < count)) {
 		struct timespec ts = { interval / NSEC_PER_SEC, interval % NSEC_PER_SEC };
@@ -153,6 +223,14 @@ int do_watch(int argc, char **argv)
 		if ((ret = stats_read(&dp, slot, cur))) {
 			ret = fail("%s: cannot read counters: %s", what, strerror(-ret));
 			goto out;
+		}
+		/* the daemon's rates need two scrapes in a row */
+		if (have_prev) {
+			dstate = daemon_figures(admin, token_file, &dcur);
+			have_prev = !dstate;
+		} else {
+			have_prev = !daemon_figures(admin, token_file, &dprev);
+			dstate = -1;
 		}
 		t1 = mono_ns();
 		secs = (double)(t1 - t0) / NSEC_PER_SEC;
@@ -172,6 +250,8 @@ int do_watch(int argc, char **argv)
 				jsonw_float_field(jw, reason_name(r),
 						  (cur[r].dry_packets - prev[r].dry_packets) / secs);
 			jsonw_end_object(jw);
+			if (!dstate)
+				watch_daemon_json(&dprev, &dcur, secs);
 			jsonw_end_object(jw);
 			fflush(stdout);
 		} else {
@@ -186,11 +266,19 @@ int do_watch(int argc, char **argv)
 				       (cur[r].packets - prev[r].packets) / secs,
 				       (cur[r].bytes - prev[r].bytes) * 8 / secs,
 				       (cur[r].dry_packets - prev[r].dry_packets) / secs);
+			if (!dstate)
+				watch_daemon_text(&dprev, &dcur, secs);
+			else if (!have_prev)
+				printf("\nsluiced: no admin endpoint answered at %s\n",
+				       admin ? admin : getenv("SLUICE_ADMIN") ? getenv("SLUICE_ADMIN") :
+										"127.0.0.1:9901");
 			if (!tty)
 				printf("\n");
 			fflush(stdout);
 		}
 		memcpy(prev, cur, sizeof(prev));
+		if (!dstate)
+			dprev = dcur;
 		t0 = t1;
 		done++;
 	}

@@ -45,6 +45,21 @@ int cmd_flush(const char *what, const char *noun, int argc, char **argv,
 
 const char *origin_name(__u16 origin);
 
+/* The daemon's figures, summed from its /metrics (for watch). */
+#define DAEMON_NAMED_MAX	32
+struct daemon_named {
+	char name[128];
+	double value;
+};
+struct daemon_figures {
+	double requests, masked;
+	struct daemon_named decisions[DAEMON_NAMED_MAX], tokens[DAEMON_NAMED_MAX];
+	struct daemon_named backends[DAEMON_NAMED_MAX];	/* "pool/backend": 1 up, 0 down */
+	size_t ndecisions, ntokens, nbackends;
+};
+/* addr, token_file: NULL for the defaults of status. 0, -1 unreachable, -status. */
+int daemon_figures(const char *addr, const char *token_file, struct daemon_figures *f);
+
 /* Objects */
 int do_iface(int argc, char **argv);
 int do_block(int argc, char **argv);

@@ -8,6 +8,7 @@
  * $SLUICE_ADMIN_TOKEN_FILE, else /etc/sluice/admin.token when it exists.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,31 @@ static int connect_to(const char *what, const char *addr)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
+}
+
+static int admin_call(const char *what, const struct target *t, const char *method,
+		      const char *path, int *status, char **body);
+
+/* A GET for watch: -1 on any failure, nothing printed. */
+static int admin_call_quiet(const struct target *t, const char *path, int *status, char **body)
+{
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
+
+	if (saved < 0 || null < 0) {
+		if (saved >= 0)
+			close(saved);
+		if (null >= 0)
+			close(null);
+		return -1;
+	}
+	fflush(stderr);
+	dup2(null, STDERR_FILENO);
+	close(null);
+	rc = admin_call("watch", t, "GET", path, status, body);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	return rc ? -1 : 0;
 }
 
 /* One request; *status and the body (NUL-terminated, malloc'd). 0 or an exit code. */
@@ -295,6 +321,89 @@ static int call_json(const char *what, int argc, char **argv, const char *method
 	free(body);
 	if (!*out)
 		return fail("%s: the answer is not JSON", what);
+	return 0;
+}
+
+/* --- the daemon's figures for watch ---------------------------------------- */
+
+/* The value of label key in "{a=\"x\",b=\"y\"}", or false. */
+static bool label_of(const char *labels, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p, *e;
+
+	snprintf(pat, sizeof(pat), "%s=\"", key);
+	for (p = labels; (p = strstr(p, pat)); p++)
+		if (p == labels || p[-1] == '{' || p[-1] == ',')
+			break;
+	if (!p)
+		return false;
+	p += strlen(pat);
+	e = strchr(p, '"');
+	if (!e)
+		return false;
+	snprintf(out, len, "%.*s", (int)(e - p), p);
+	return true;
+}
+
+static void add_named(struct daemon_named *v, size_t *n, const char *name, double x)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(v[i].name, name)) {
+			v[i].value += x;
+			return;
+		}
+	if (*n < DAEMON_NAMED_MAX) {
+		snprintf(v[*n].name, sizeof(v[*n].name), "%s", name);
+		v[(*n)++].value = x;
+	}
+}
+
+int daemon_figures(const char *addr, const char *token_file, struct daemon_figures *f)
+{
+	struct target t = { .addr = addr, .token_file = token_file };
+	char *body = NULL, *line, *save = NULL, lab[128];
+	int status;
+
+	memset(f, 0, sizeof(*f));
+	if (!t.addr)
+		t.addr = getenv("SLUICE_ADMIN") ? getenv("SLUICE_ADMIN") : ADMIN_DEFAULT;
+	if (!t.token_file)
+		t.token_file = getenv("SLUICE_ADMIN_TOKEN_FILE");
+	if (!t.token_file && !access(TOKEN_DEFAULT, R_OK))
+		t.token_file = TOKEN_DEFAULT;
+	if (admin_call_quiet(&t, "/metrics", &status, &body))
+		return -1;
+	if (status != 200) {
+		free(body);
+		return -status;
+	}
+	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(line, ' '), *br = strchr(line, '{');
+		double v;
+
+		if (line[0] == '#' || !sp)
+			continue;
+		v = strtod(sp + 1, NULL);
+		if (!strncmp(line, "sluice_requests_total{", 22)) {
+			if (label_of(br, "decision", lab, sizeof(lab)))
+				add_named(f->decisions, &f->ndecisions, lab, v);
+			f->requests += v;
+		} else if (!strncmp(line, "sluice_prompt_tokens_total{", 27)) {
+			if (label_of(br, "route", lab, sizeof(lab)))
+				add_named(f->tokens, &f->ntokens, lab[0] ? lab : "(none)", v);
+		} else if (!strncmp(line, "sluice_backend_up{", 18)) {
+			char pool[48], be[64];
+
+			if (label_of(br, "pool", pool, sizeof(pool)) && label_of(br, "backend", be, sizeof(be))) {
+				snprintf(lab, sizeof(lab), "%s/%s", pool, be);
+				add_named(f->backends, &f->nbackends, lab, v);
+			}
+		} else if (!strncmp(line, "sluice_pii_masked_total{", 24)) {
+			f->masked += v;
+		}
+	}
+	free(body);
 	return 0;
 }
 

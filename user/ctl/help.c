@@ -34,7 +34,7 @@ const char *const synopsis[] = {
 	"sluicectl config show",
 	"sluicectl config set KEY VALUE",
 	"sluicectl stats [DEV]",
-	"sluicectl watch [DEV] [interval DURATION] [count N]",
+	"sluicectl watch [DEV] [interval DURATION] [count N] [admin ADDR] [token-file FILE]",
 	"sluicectl top [N]",
 	"sluicectl events [count N] [timeout DURATION]",
 	"sluicectl audit verify FILE",
