@@ -129,6 +129,25 @@ is "Prometheus: masked entities and XDP drops match" \
 	"6 $d1"
 is "Prometheus: the target is up" "$(promq 'up{job="sluiced"}')" 1
 
+# --- the dashboard in headless Chromium: live values that match /status ---
+chrome() {
+	nsenter --net=/run/netns/"$LAB_GW" timeout 60 chromium --headless --no-sandbox --disable-gpu \
+		--user-data-dir="$GW_TMP/chrome" --virtual-time-budget=5000 --window-size=1400,1000 "$@" \
+		"$ADMIN/#token=$TOKEN" 2>>"$GW_TMP/chrome.log"
+}
+st=$(admt "$ADMIN/status" | jq -r '[.config.generation, ([.pools[].backends | map(select(.up)) | length] | join(","))] | join(" ")')
+dom=$(chrome --dump-dom)
+is "dashboard: live figures that match /status (generation, backends up)" \
+	"$(grep -o 'data-live="[0-9]*" data-backends="[0-9,]*"' <<<"$dom" | sed 's/data-live="\([0-9]*\)" data-backends="\([0-9,]*\)"/\1 \2/')" "$st"
+n=$(grep -o 'data-requests="[0-9]*"' <<<"$dom" | grep -o '[0-9]*')
+between "dashboard: its request count is the endpoint's" "${n:-0}" "$(metric 'sluice_request_duration_seconds_count')" 100000
+ok_if "dashboard: the backends table and the charts are drawn" \
+	eval 'grep -q "<td class=\"up\">up</td>" <<<"$dom" && grep -q "modified" <<<"$dom"'
+shot=${SLUICE_BUILD:-build}/test-logs/gw_admin-dashboard.png
+mkdir -p "$(dirname "$shot")"
+chrome --screenshot="$shot" >/dev/null
+ok_if "dashboard: screenshot saved ($shot)" test -s "$shot"
+
 # --- sluicectl watch: the daemon's rates beside the data plane's ---
 (for i in $(seq 12); do chat "hello $i" >/dev/null; sleep 0.1; done) &
 w=$(lab_ctl gw -j watch count 2 interval 500ms token-file "$GW_TMP/admin.token")
