@@ -85,6 +85,10 @@ is "rule hits, enforced and monitored" \
 is "the pool's responses" "$(metric 'sluice_pool_responses_total{pool="p",code="2xx"}')" 11
 is "latency histogram counts every request" "$(metric 'sluice_request_duration_seconds_count')" 15
 is "backend up and idle" "$(metric "sluice_backend_up{pool=\"p\",backend=\"$B1:9000\"}") $(metric "sluice_backend_inflight{pool=\"p\",backend=\"$B1:9000\"}")" "1 0"
+g0=$(metric 'sluice_stream_event_gap_seconds_count')
+cl -o /dev/null -N -H 'content-type: application/json' -H 'x-mock-tokens: 20' -H 'x-mock-token-interval: 5ms' \
+	--data-binary '{"model":"m","stream":true,"messages":[{"role":"user","content":"count"}]}' "$TLS_URL/v1/chat/completions"
+between "a streamed answer's inter-event gaps are observed" "$(($(metric 'sluice_stream_event_gap_seconds_count') - g0))" 5 40
 admt "$ADMIN/metrics" >"$GW_TMP/metrics.txt"
 out=$(promtool check metrics <"$GW_TMP/metrics.txt" 2>&1)
 is "promtool check metrics finds nothing" "$?:$out" "0:"
@@ -119,11 +123,11 @@ nsenter --net=/run/netns/"$LAB_GW" prometheus --config.file="$GW_TMP/prometheus.
 GW_PIDS+=($!)
 promq() { adm -G --data-urlencode "query=$1" http://127.0.0.1:9902/api/v1/query | jq -r '.data.result[0].value[1] // empty'; }
 prom_is() { [ "$(promq "$1")" = "$2" ]; }
-t=$(wait_for 30 prom_is 'sum(sluice_requests_total{route="chat",decision="allowed"})' 45)
+t=$(wait_for 30 prom_is 'sum(sluice_requests_total{route="chat",decision="allowed"})' 46)
 ok_if "Prometheus scrapes the endpoint (first sample in ${t:-?} ms)" test -n "$t"
 is "Prometheus: requests by decision match what was sent" \
 	"$(for d in modified blocked allowed; do promq "sum(sluice_requests_total{route=\"chat\",decision=\"$d\"})"; done | tr '\n' ' ')" \
-	"6 4 45 "
+	"6 4 46 "
 is "Prometheus: masked entities and XDP drops match" \
 	"$(promq 'sluice_pii_masked_total{entity="email"}') $(promq "sluice_xdp_packets_total{interface=\"$GC\",reason=\"block\"}")" \
 	"6 $d1"

@@ -184,6 +184,8 @@ struct client {
 	struct restore *filter;		/* placeholders in the answer get their values back */
 	uint64_t head_ns;		/* the request head was read */
 	uint64_t first_byte_ns;		/* the response head went out */
+	uint64_t last_data_ns;		/* a streamed answer's last upstream read */
+	bool sse;			/* the answer is text/event-stream */
 	struct client *prev, *next;
 };
 

@@ -317,6 +317,9 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 	hist(f, "sluice_time_to_first_byte_seconds",
 	     "From the request head to the response head (time to first token on streams).", w,
 	     nw, offsetof(struct wmetrics, ttfb));
+	hist(f, "sluice_stream_event_gap_seconds",
+	     "Between successive upstream reads of a streamed (SSE) answer: the inter-token gap.",
+	     w, nw, offsetof(struct wmetrics, gap));
 	family(f, "sluice_retries_total", "counter", "Upstream attempts retried.");
 	fprintf(f, "sluice_retries_total %llu\n", (unsigned long long)st.retries);
 	family(f, "sluice_shed_total", "counter", "Requests shed with 503 (pools full).");

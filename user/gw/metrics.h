@@ -64,6 +64,7 @@ struct wmetrics {
 	_Atomic(uint64_t *) chunk[MK_N][M_CHUNKS];
 	struct m_hist latency;			/* request head to response end */
 	struct m_hist ttfb;			/* request head to response head */
+	struct m_hist gap;			/* between the reads of a stream's events */
 	uint64_t detected[PII_NKINDS];
 	uint64_t masked[PII_NKINDS];
 };

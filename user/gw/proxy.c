@@ -554,6 +554,7 @@ static void head_complete(struct client *c, size_t len)
 	c->in_request = true;
 	c->head_ns = c->w->loop.now_ns;
 	c->first_byte_ns = 0;
+	c->sse = false;
 	c->local_error = false;
 	c->status = 0;
 	c->route = c->pool = c->backend = -1;
@@ -936,6 +937,12 @@ void client_response_head(struct client *c, struct upconn *u)
 	c->response_started = true;
 	c->status = m->status;
 	c->first_byte_ns = c->w->loop.now_ns;
+	{
+		const struct http1_header *ct = http1_find(m, "content-type", NULL);
+
+		c->sse = ct && ct->value_len >= 17 && !strncasecmp(ct->value, "text/event-stream", 17);
+		c->last_data_ns = 0;
+	}
 	if (c->w->drain)
 		c->close_after = true;
 	buf_printf(out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);
@@ -989,8 +996,21 @@ void client_response_head(struct client *c, struct upconn *u)
 		client_events(c);
 }
 
+/* A streamed answer's inter-event gap: one sample per upstream read (they share a loop time). */
+static void stream_gap(struct client *c)
+{
+	uint64_t now = c->w->loop.now_ns;
+
+	if (!c->sse || now == c->last_data_ns)
+		return;
+	if (c->last_data_ns)
+		metrics_observe(&c->w->m.gap, now - c->last_data_ns);
+	c->last_data_ns = now;
+}
+
 void client_response_data(struct client *c, const char *data, size_t len)
 {
+	stream_gap(c);
 	if (buf_append(&c->out, data, len, max_out())) {
 		client_close(c);
 		return;
@@ -1030,6 +1050,7 @@ void client_response_body(struct client *c, const char *data, size_t len)
 	struct buf tmp = { 0 };
 	int err;
 
+	stream_gap(c);
 	if ((err = restore_feed(c->filter, data, len, &tmp, max_out()))) {
 		/* fail closed: an answer too large to judge does not reach the client */
 		if (err == -EMSGSIZE)
