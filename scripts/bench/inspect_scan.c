@@ -76,7 +76,8 @@ static char *make_text(const char *corpus, size_t clen, size_t size, bool accent
 	while (n < size) {
 		char ch = corpus[c++ % clen];
 
-		if (ch == '\n')
+		/* one line of prompt text that a JSON string can hold as it is */
+		if (ch == '\n' || ch == '\t' || ch == '"' || ch == '\\')
 			ch = ' ';
 		if (ch == ' ' && accent && ++words % 8 == 0 && n + 3 < size) {
 			t[n++] = '\xc3';

@@ -1107,7 +1107,8 @@ static size_t keep(const struct cands *cs, int k, const char *folded, const char
 		if (cs->c[i].id != (unsigned int)k)
 			continue;
 		s = (struct span){ cs->c[i].from, cs->c[i].to };
-		if (!pii_boundary_ok(d, folded, len, s.from, s.to))
+		if (!pii_extend_left(d, folded, &s.from) ||
+		    !pii_boundary_ok(d, folded, len, s.from, s.to))
 			continue;
 		if (k == PII_PEM_PRIVATE_KEY) {
 			ext = pii_pem_extent(plain, len, s.from);

@@ -374,11 +374,12 @@ static bool cand_valid(const struct detect_scan *s, const struct detect_cand *c,
 	const struct pii_detector *d = &pii_detectors[c->kind];
 	char plain[PLAIN_MAX];
 	const char *v;
-	size_t vlen;
+	size_t vlen, from = c->from;
 
-	if (!pii_boundary_ok(d, s->tn.text, s->tn.len, c->from, c->to))
+	if (!pii_extend_left(d, s->tn.text, &from) ||
+	    !pii_boundary_ok(d, s->tn.text, s->tn.len, from, c->to))
 		return false;
-	textnorm_span(&s->tn, c->from, c->to, oa, ob);
+	textnorm_span(&s->tn, from, c->to, oa, ob);
 	if (c->kind == PII_PEM_PRIVATE_KEY) {
 		size_t ext = pii_pem_extent(text, len, *oa);
 

@@ -155,7 +155,7 @@ static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t 
 {
 	struct textnorm *t = o->t;
 
-	if (grow((void **)&t->text, &t->cap, t->len + n + 1, 1, true))
+	if (t->len + n + 1 > t->cap && grow((void **)&t->text, &t->cap, t->len + n + 1, 1, true))
 		return -ENOMEM;
 	if (o->map && t->len + n > t->map_cap) {
 		/* both maps to the same new size; map_cap moves only once both have it */
@@ -290,6 +290,43 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 	return err;
 }
 
+/*
+ * ASCII with white space runs: bytes before the first run (done, at
+ * done) stay, the rest is folded in one loop with its map.
+ */
+static int ascii_runs(struct textnorm *t, const char *s, size_t n, size_t done)
+{
+	size_t len = done, ns = t->map_cap, ne = t->map_cap;
+
+	if (n > t->map_cap && (grow((void **)&t->start, &ns, n, sizeof(uint32_t), false) ||
+			       grow((void **)&t->end, &ne, n, sizeof(uint32_t), false)))
+		return -ENOMEM;
+	if (n > t->map_cap)
+		t->map_cap = ns;
+	for (size_t i = 0; i < done; i++) {
+		t->start[i] = i;
+		t->end[i] = i + 1;
+	}
+	for (size_t i = done; i < n; i++) {
+		unsigned char c = fold_ascii[(unsigned char)s[i]];
+
+		if (is_space(c) && len && is_space(t->text[len - 1])) {
+			if (c == '\n')
+				t->text[len - 1] = '\n';
+			t->end[len - 1] = i + 1;
+			continue;
+		}
+		t->text[len] = c;
+		t->start[len] = i;
+		t->end[len] = i + 1;
+		len++;
+	}
+	t->text[len] = '\0';
+	t->len = len;
+	t->identity = false;
+	return 0;
+}
+
 int textnorm_fold(struct textnorm *t, const char *s, size_t n)
 {
 	UErrorCode st = U_ZERO_ERROR;
@@ -319,6 +356,7 @@ int textnorm_fold(struct textnorm *t, const char *s, size_t n)
 			t->identity = true;
 			return 0;
 		}
+		return ascii_runs(t, s, n, i);
 	}
 	nz = unorm2_getNFKCCasefoldInstance(&st);
 	if (U_FAILURE(st))

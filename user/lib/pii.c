@@ -930,10 +930,34 @@ size_t pii_pem_extent(const char *text, size_t len, size_t start)
  * start from sitting inside a longer word or number, where the boundary
  * check would then drop a match that a later start would have made.
  */
+static bool local_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+	       c == '%' || c == '+' || c == '-';
+}
+
+bool pii_extend_left(const struct pii_detector *d, const char *folded, size_t *from)
+{
+	size_t at = *from, i = at;
+
+	if (d != &pii_detectors[PII_EMAIL])
+		return true;
+	/* the local part: [a-z0-9._%+-]+ not starting with a dot */
+	while (i && local_char(folded[i - 1]))
+		i--;
+	while (i < at && folded[i] == '.')
+		i++;
+	if (i == at)
+		return false;
+	*from = i;
+	return true;
+}
+
 const struct pii_detector pii_detectors[PII_NKINDS] = {
 	[PII_EMAIL] = {
 		.name = "email", .entity = "EMAIL",
-		.regex = "[a-z0-9_%+-][a-z0-9._%+-]*@[a-z0-9-]+(?:\\.[a-z0-9-]+)*\\.[a-z]{2,63}",
+		/* the local part is found by pii_extend_left() */
+		.regex = "@[a-z0-9-]+(?:\\.[a-z0-9-]+)*\\.[a-z]{2,63}",
 		.edge = PII_EDGE_WORD, .valid = pii_email_valid,
 	},
 	[PII_PHONE] = {
