@@ -12,12 +12,11 @@
 
 bool detect_empty(const struct detect_db *db)
 {
-	return !db->pii && !db->folded && !db->plain;
+	return !db->folded && !db->plain;
 }
 
 void detect_free(struct detect_db *db)
 {
-	hs_free_database(db->pii);
 	hs_free_database(db->folded);
 	hs_free_database(db->plain);
 	free(db->set_of);
@@ -101,32 +100,6 @@ static hs_error_t compile_multi(const char *const *expr, const unsigned int *fla
 	return rc;
 }
 
-static int compile_pii(struct detect_db *db, uint32_t kinds, char *err, size_t errlen)
-{
-	const char *expr[PII_NKINDS];
-	unsigned int flags[PII_NKINDS], ids[PII_NKINDS], n = 0;
-	hs_compile_error_t *ce = NULL;
-
-	for (unsigned int k = 0; k < PII_NKINDS; k++) {
-		if (!(kinds & (1U << k)))
-			continue;
-		expr[n] = pii_detectors[k].regex;
-		flags[n] = HS_FLAG_SOM_LEFTMOST | pii_detectors[k].hs_flags;
-		ids[n++] = k;
-	}
-	db->kinds = kinds;
-	if (!n)
-		return 0;
-	if (compile_multi(expr, flags, ids, n, &db->pii, &ce) != HS_SUCCESS) {
-		snprintf(err, errlen, "inspect.detectors: %s: %s",
-			 ce && ce->expression >= 0 ? pii_detectors[ids[ce->expression]].name : "all",
-			 ce ? ce->message : "compile failed");
-		hs_free_compile_error(ce);
-		return -1;
-	}
-	return 0;
-}
-
 /* A literal as a regex: ASCII punctuation escaped, folded when the set is caseless. */
 static char *literal_regex(const char *lit, bool fold)
 {
@@ -167,32 +140,50 @@ static bool has_utf8(const char *s)
 	return false;
 }
 
-/* The user sets that scan one view: caseless ones on folded, the rest on plain. */
-static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool caseless,
+/*
+ * The database of one view. Folded: the built-in detectors (ids their kinds,
+ * with start of match, for the spans) and the caseless sets; plain: the
+ * case-sensitive sets. User pattern p has id DETECT_SET_ID + p. One
+ * database a view: one pass over the text, one literal matcher for all.
+ */
+static int compile_view(struct detect_db *db, const struct cfg_inspect *in, bool folded,
 			hs_database_t **out, char *err, size_t errlen)
 {
-	size_t n = 0, id = 0;
+	size_t n = 0, npii = 0, id = 0;
 	const char **expr = NULL;
 	unsigned int *flags = NULL, *ids = NULL;
 	char **owned = NULL;
 	hs_compile_error_t *ce = NULL;
+	const bool caseless = folded;
 	int ret = -1;
 
+	if (folded) {
+		db->kinds = in->detectors;
+		for (unsigned int k = 0; k < PII_NKINDS; k++)
+			npii += !!(in->detectors & (1U << k));
+	}
 	for (size_t i = 0; i < in->nsets; i++) {
 		if (in->sets[i].caseless == caseless)
 			n += in->sets[i].npatterns;
 	}
-	if (!n)
+	if (!(n += npii))
 		return 0;
 	expr = calloc(n, sizeof(*expr));
 	flags = calloc(n, sizeof(*flags));
 	ids = calloc(n, sizeof(*ids));
 	owned = calloc(n, sizeof(*owned));
 	if (!expr || !flags || !ids || !owned) {
-		snprintf(err, errlen, "inspect.pattern_sets: out of memory");
+		snprintf(err, errlen, "inspect: out of memory");
 		goto out;
 	}
 	n = 0;
+	for (unsigned int k = 0; npii && k < PII_NKINDS; k++) {
+		if (!(in->detectors & (1U << k)))
+			continue;
+		expr[n] = pii_detectors[k].regex;
+		flags[n] = HS_FLAG_SOM_LEFTMOST | pii_detectors[k].hs_flags;
+		ids[n++] = k;
+	}
 	for (size_t i = 0; i < in->nsets; i++) {
 		const struct cfg_pattern_set *s = &in->sets[i];
 
@@ -217,12 +208,15 @@ static int compile_sets(struct detect_db *db, const struct cfg_inspect *in, bool
 			 * classes multi-byte, and bounded repeats of them compile slowly */
 			flags[n] = HS_FLAG_SINGLEMATCH | (caseless ? HS_FLAG_CASELESS : 0) |
 				   (has_utf8(expr[n]) ? HS_FLAG_UTF8 : 0);
-			ids[n++] = id;
+			ids[n++] = DETECT_SET_ID + id;
 		}
 	}
 	if (compile_multi(expr, flags, ids, n, out, &ce) != HS_SUCCESS) {
-		if (ce && ce->expression >= 0) {
-			unsigned int bad = ids[ce->expression];
+		if (ce && ce->expression >= 0 && (size_t)ce->expression < npii) {
+			snprintf(err, errlen, "inspect.detectors: %s: %s",
+				 pii_detectors[ids[ce->expression]].name, ce->message);
+		} else if (ce && ce->expression >= 0) {
+			unsigned int bad = ids[ce->expression] - DETECT_SET_ID;
 			const struct cfg_pattern_set *s = &in->sets[db->set_of[bad]];
 			size_t first = 0;
 
@@ -258,8 +252,6 @@ int detect_compile(struct detect_db *db, const struct cfg_inspect *in, char *err
 	memset(db, 0, sizeof(*db));
 	if (!in->enabled)
 		return 0;
-	if (compile_pii(db, in->detectors, err, errlen))
-		goto fail;
 	db->nsets = in->nsets;
 	for (size_t i = 0; i < in->nsets; i++)
 		db->npatterns += in->sets[i].npatterns;
@@ -273,8 +265,8 @@ int detect_compile(struct detect_db *db, const struct cfg_inspect *in, char *err
 			for (size_t p = 0; p < in->sets[i].npatterns; p++)
 				db->set_of[id++] = i;
 	}
-	if (compile_sets(db, in, true, &db->folded, err, errlen) ||
-	    compile_sets(db, in, false, &db->plain, err, errlen))
+	if (compile_view(db, in, true, &db->folded, err, errlen) ||
+	    compile_view(db, in, false, &db->plain, err, errlen))
 		goto fail;
 	return 0;
 fail:
@@ -286,8 +278,7 @@ int detect_scan_init(struct detect_scan *s, const struct detect_db *db)
 {
 	memset(s, 0, sizeof(*s));
 	textnorm_init(&s->tn);
-	if ((db->pii && hs_alloc_scratch(db->pii, &s->scratch) != HS_SUCCESS) ||
-	    (db->folded && hs_alloc_scratch(db->folded, &s->scratch) != HS_SUCCESS) ||
+	if ((db->folded && hs_alloc_scratch(db->folded, &s->scratch) != HS_SUCCESS) ||
 	    (db->plain && hs_alloc_scratch(db->plain, &s->scratch) != HS_SUCCESS)) {
 		detect_scan_fini(s);
 		return -ENOMEM;
@@ -322,9 +313,11 @@ static int on_pii(unsigned int id, unsigned long long from, unsigned long long t
 		size_t cap = s->cand_cap ? 2 * s->cand_cap : 64;
 		struct detect_cand *c;
 
+		/* past the cap, detections are dropped (and the piece flagged) but
+		 * the scan goes on: the same pass matches the user sets */
 		if (cap > DETECT_MAX_CANDIDATES || !(c = realloc(s->cand, cap * sizeof(*c)))) {
 			s->truncated = true;
-			return 1;
+			return 0;
 		}
 		s->cand = c;
 		s->cand_cap = cap;
@@ -335,18 +328,20 @@ static int on_pii(unsigned int id, unsigned long long from, unsigned long long t
 
 struct set_ctx {
 	const struct detect_db *db;
+	struct detect_scan *s;
 	struct detect_result *r;
 };
 
-static int on_set(unsigned int id, unsigned long long from, unsigned long long to,
-		  unsigned int flags, void *ctx)
+/* Matches of one view: a detector's candidate, or a user pattern's set. */
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
 {
 	struct set_ctx *sc = ctx;
-	unsigned int set = sc->db->set_of[id];
+	unsigned int set;
 
-	(void)from;
-	(void)to;
-	(void)flags;
+	if (id < DETECT_SET_ID)
+		return on_pii(id, from, to, flags, sc->s);
+	set = sc->db->set_of[id - DETECT_SET_ID];
 	sc->r->sets |= 1ULL << set;
 	sc->r->set_patterns[set]++;
 	return 0;
@@ -474,7 +469,7 @@ static int plain_view(struct detect_scan *s, const char *text, size_t len, const
 int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *text,
 		 size_t len, struct detect_result *r)
 {
-	struct set_ctx sc = { db, r };
+	struct set_ctx sc = { db, s, r };
 	int err;
 
 	r->nhits = 0;
@@ -486,10 +481,10 @@ int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *
 		return 0;
 	if ((err = textnorm_fold(&s->tn, text, len)))
 		return err;
-	if (db->pii) {
+	if (db->folded) {
 		s->ncand = 0;
 		s->truncated = false;
-		hs_scan(db->pii, s->tn.text, s->tn.len, 0, s->scratch, on_pii, s);
+		hs_scan(db->folded, s->tn.text, s->tn.len, 0, s->scratch, on_match, &sc);
 		r->truncated = s->truncated;
 		for (size_t i = 0; i < s->ncand; i++) {
 			size_t oa, ob;
@@ -500,15 +495,13 @@ int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *
 		}
 		resolve(r);
 	}
-	if (db->folded)
-		hs_scan(db->folded, s->tn.text, s->tn.len, 0, s->scratch, on_set, &sc);
 	if (db->plain) {
 		const char *v;
 		size_t vlen;
 
 		if ((err = plain_view(s, text, len, &v, &vlen)))
 			return err;
-		hs_scan(db->plain, v, vlen, 0, s->scratch, on_set, &sc);
+		hs_scan(db->plain, v, vlen, 0, s->scratch, on_match, &sc);
 	}
 	return 0;
 }

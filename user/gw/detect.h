@@ -26,10 +26,12 @@
 #include "lib/pii.h"
 
 #define DETECT_MAX_SETS		64
-#define DETECT_MAX_CANDIDATES	65536	/* per piece: a scan past it stops, flagged */
+#define DETECT_SET_ID		1024	/* Hyperscan id of user pattern 0 */
+#define DETECT_MAX_CANDIDATES	65536	/* per piece: detections past it are dropped, flagged */
 
 struct detect_db {
-	hs_database_t *pii, *folded, *plain;
+	hs_database_t *folded;		/* built-in detectors and caseless sets */
+	hs_database_t *plain;		/* case-sensitive sets */
 	uint32_t kinds;			/* built-in detectors compiled */
 	size_t nsets;
 	unsigned int *set_of;		/* per user pattern id: its set */
@@ -44,11 +46,11 @@ struct detect_hit {
 };
 
 struct detect_scan {
-	hs_scratch_t *scratch;		/* per worker: for all three databases */
+	hs_scratch_t *scratch;		/* per worker: for both databases */
 	struct textnorm tn;
 	char *plain;			/* plain view of a whole piece (case-sensitive sets) */
 	size_t plain_cap;
-	/* candidates of the pii database, before checks */
+	/* candidates of the built-in detectors, before checks */
 	struct detect_cand { uint32_t kind, from, to; } *cand;
 	size_t ncand, cand_cap;
 	bool truncated;			/* DETECT_MAX_CANDIDATES hit */

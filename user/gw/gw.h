@@ -57,6 +57,7 @@ struct runtime {
 	bool any_restore;		/* a rule restores placeholders in answers */
 	struct detect_db detect;	/* compiled once per config */
 	unsigned char hash_key[INSP_HASH_KEY];
+	EVP_MAC_CTX *hash_mac;		/* keyed with hash_key: copied by the workers */
 	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners */
 	int no_route_slot;		/* requests refused before routing */
 	_Atomic int refs;

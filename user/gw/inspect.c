@@ -2,6 +2,7 @@
 /* Prompt inspection: walk, scan, rules, masks (see inspect.h). */
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +24,26 @@ const char *decision_name(enum decision d)
 
 /* --- keyed hashes --------------------------------------------------------- */
 
-static EVP_MAC_CTX *hmac_new(const unsigned char *key)
+static EVP_MAC *hmac_alg;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void hmac_fetch(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+EVP_MAC_CTX *insp_mac_new(const unsigned char *key)
 {
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_CTX *ctx;
 
-	EVP_MAC_free(mac);	/* the context holds its own reference */
+	/* Fetched once: a fetch walks the provider store under its lock, and
+	 * cost more than the hash of a 1 KB prompt (OpenSSL 3.0) */
+	pthread_once(&hmac_once, hmac_fetch);
+	ctx = hmac_alg ? EVP_MAC_CTX_new(hmac_alg) : NULL;
 	if (ctx && !EVP_MAC_init(ctx, key, INSP_HASH_KEY, params)) {
 		EVP_MAC_CTX_free(ctx);
 		ctx = NULL;
@@ -51,10 +62,21 @@ void insp_hex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-void insp_hmac_hex(const unsigned char *key, const void *data, size_t len, size_t n, char *out)
+/*
+ * A context keyed for this request's hashes: a copy of the runtime's keyed
+ * one (keying fetches SHA-256 and hashes the pads: more than hashing a 1 KB
+ * prompt costs), or keyed anew when there is none (tests, tools).
+ */
+static EVP_MAC_CTX *hmac_new(const struct insp_ctx *ictx)
+{
+	return ictx->mac ? EVP_MAC_CTX_dup(ictx->mac) : insp_mac_new(ictx->key);
+}
+
+void insp_hmac_hex(const struct insp_ctx *ictx, const void *data, size_t len, size_t n,
+		   char *out)
 {
 	unsigned char md[32] = { 0 };
-	EVP_MAC_CTX *ctx = hmac_new(key);
+	EVP_MAC_CTX *ctx = hmac_new(ictx);
 	size_t mdlen = 0;
 
 	if (ctx) {
@@ -527,7 +549,7 @@ static void replacement(const struct insp_ctx *ctx, struct inspection *in, struc
 		sb_add(out, label, strlen(label));
 		return;
 	case MASK_HASH:
-		insp_hmac_hex(ctx->key, v, n, 6, h);
+		insp_hmac_hex(ctx, v, n, 6, h);
 		snprintf(tmp, sizeof(tmp), "[%s:%s]", entity, h);
 		sb_add(out, tmp, strlen(tmp));
 		return;
@@ -596,7 +618,7 @@ static int mask_piece(const struct insp_ctx *ctx, struct inspection *in, struct 
 
 static void prompt_hash(const struct insp_ctx *ctx, struct inspection *in)
 {
-	EVP_MAC_CTX *mac = hmac_new(ctx->key);
+	EVP_MAC_CTX *mac = hmac_new(ctx);
 	size_t len = 0;
 
 	if (!mac)
@@ -637,7 +659,8 @@ int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 	walk_body(&w, root);
 	if ((err = w.err))
 		goto out;
-	prompt_hash(ctx, in);
+	if (ctx->hash_prompt)
+		prompt_hash(ctx, in);
 	for (size_t i = 0; i < in->npieces; i++) {
 		struct insp_piece *p = &in->pieces[i];
 		const char *s = p->node->valuestring;

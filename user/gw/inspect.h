@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
 #include "gw/config.h"
 #include "gw/detect.h"
 
@@ -75,11 +76,13 @@ struct insp_ctx {
 	const struct detect_db *db;
 	struct detect_scan *scan;	/* the worker's */
 	const unsigned char *key;	/* INSP_HASH_KEY bytes */
+	const EVP_MAC_CTX *mac;		/* keyed with key, copied per use; NULL: keyed per use */
 	int route;
 	const char *model;
 	const struct sockaddr_storage *peer;
 	size_t body_len;
 	bool keep_masked;		/* the audit trail wants the masked text */
+	bool hash_prompt;		/* ... and the prompt's keyed hash */
 	bool answer;			/* judging the answer: the rules scoped to responses */
 };
 
@@ -138,8 +141,11 @@ int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char
 /* n bytes as 2n lower-case hex digits and a NUL */
 void insp_hex(const unsigned char *b, size_t n, char *out);
 
-/* HMAC-SHA256 of data under key, as lower-case hex of the first n bytes (n ≤ 32). */
-void insp_hmac_hex(const unsigned char *key, const void *data, size_t len, size_t n, char *out);
+/* An HMAC-SHA256 context keyed with key (INSP_HASH_KEY bytes); NULL on failure. */
+EVP_MAC_CTX *insp_mac_new(const unsigned char *key);
+/* HMAC-SHA256 of data under ctx's key, as lower-case hex of the first n bytes (n ≤ 32). */
+void insp_hmac_hex(const struct insp_ctx *ctx, const void *data, size_t len, size_t n,
+		   char *out);
 
 /*
  * Replaces the placeholders of in that occur in text[0, len) by their

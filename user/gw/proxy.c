@@ -94,11 +94,13 @@ static void insp_ctx_of(const struct client *c, struct insp_ctx *ctx)
 		.db = &rt->detect,
 		.scan = &c->view->scan,
 		.key = rt->hash_key,
+		.mac = rt->hash_mac,
 		.route = c->route,
 		.model = c->model,
 		.peer = &c->peer,
 		.body_len = buf_used(&c->body),
 		.keep_masked = cfg->audit && cfg->audit->include_masked,
+		.hash_prompt = cfg->audit != NULL,
 	};
 }
 

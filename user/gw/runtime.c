@@ -30,6 +30,7 @@ static void runtime_free(struct runtime *rt)
 			free(rt->health[p]);
 	}
 	detect_free(&rt->detect);
+	EVP_MAC_CTX_free(rt->hash_mac);
 	explicit_bzero(rt->hash_key, sizeof(rt->hash_key));
 	for (int k = 0; k < MK_N; k++)
 		free(rt->slot[k]);
@@ -96,6 +97,10 @@ static int inspect_setup(struct runtime *rt, char *err, size_t errlen)
 			rt->any_restore = true;
 	if (hash_key(rt, err, errlen))
 		return -1;
+	if (!(rt->hash_mac = insp_mac_new(rt->hash_key))) {
+		snprintf(err, errlen, "inspect: HMAC-SHA256 is not available from OpenSSL");
+		return -1;
+	}
 	return detect_compile(&rt->detect, in, err, errlen);
 }
 
