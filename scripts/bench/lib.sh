@@ -129,3 +129,85 @@ bench_args() {
 	*) echo "usage: $name [--quick]" >&2; exit 2 ;;
 	esac
 }
+
+# bench_pick_ports N: N free TCP ports on 127.0.0.1 into BENCH_PORTS, from a
+# range the ephemeral one does not use.
+BENCH_PORTS=()
+bench_pick_ports() {
+	local p=$((10000 + ($$ * 7) % 20000)) used
+
+	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
+	while [ ${#BENCH_PORTS[@]} -lt "$1" ]; do
+		p=$((p + 1))
+		[ $p -lt 32000 ] || p=10000
+		grep -qx "$p" <<<"$used" || BENCH_PORTS+=("$p")
+	done
+}
+
+# bench_wait_http URL BODY: until URL/v1/chat/completions answers a POST of
+# the file BODY (5 s at most).
+bench_wait_http() {
+	local i
+
+	for i in $(seq 50); do
+		curl -sk -o /dev/null -m 1 -H 'content-type: application/json' \
+			--data-binary @"$2" "$1/v1/chat/completions" && return 0
+		sleep 0.1
+	done
+	bench_die "$1 does not answer"
+}
+
+# bench_cert DIR: a self-signed P-256 certificate for localhost, DIR/cert.pem
+# and DIR/key.pem.
+bench_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-keyout "$1/key.pem" -out "$1/cert.pem" -subj /CN=localhost \
+		-addext subjectAltName=DNS:localhost 2>/dev/null || bench_die "openssl req failed"
+}
+
+# bench_group_ticks PGID: CPU time (user + system, clock ticks) of a process
+# group, threads included; BENCH_HZ ticks a second.
+BENCH_HZ=$(getconf CLK_TCK)
+bench_group_ticks() {
+	local pid t=0
+
+	for pid in $(pgrep -g "$1"); do
+		t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
+
+# bench_rotate N WORDS...: the words, starting at the (N mod count)th, so
+# each round runs the contenders in another order.
+bench_rotate() {
+	local n=$1 a
+
+	shift
+	a=("$@")
+	n=$((n % ${#a[@]}))
+	echo "${a[@]:n}" "${a[@]:0:n}"
+}
+
+# Result files hold one line per round and contender: "ROUND NAME FIELD...";
+# round 0 warms up and is left out of every summary.
+# bench_stat FILE NAME FIELD [FMT]: "median (min-max)" of FIELD (column) for NAME
+bench_stat() {
+	awk -v n="$2" -v f="$3" '$1 >= 1 && $2 == n { print $f }' "$1" | bench_summary "${4:-%.0f}"
+}
+
+# bench_ratio FILE NAME BASE FIELD [FMT]: per-round NAME/BASE of FIELD, summarised
+bench_ratio() {
+	awk -v n="$2" -v b="$3" -v f="$4" '$1 >= 1 && $2 == n { v[$1] = $f } $1 >= 1 && $2 == b { w[$1] = $f }
+		END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$1" | bench_summary "${5:-%.2f}"
+}
+
+# bench_diff FILE NAME BASE FIELD [FMT]: per-round NAME-BASE of FIELD, summarised
+bench_diff() {
+	awk -v n="$2" -v b="$3" -v f="$4" '$1 >= 1 && $2 == n { v[$1] = $f } $1 >= 1 && $2 == b { w[$1] = $f }
+		END { for (r in v) if (r in w) print v[r] - w[r] }' "$1" | bench_summary "${5:-%.0f}"
+}
+
+# bench_met VALUE >=|<= TARGET: "met" or "NOT met"
+bench_met() {
+	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { ok = op == ">=" ? v >= t : v <= t; print ok ? "met" : "NOT met" }'
+}

@@ -104,24 +104,11 @@ NOFILE=$(ulimit -n)
 
 # --- setup -----------------------------------------------------------------
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-	-keyout "$T/key.pem" -out "$T/cert.pem" -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost 2>/dev/null || bench_die "openssl req failed"
+bench_cert "$T"
 cat "$T/cert.pem" "$T/key.pem" >"$T/haproxy.pem"
 
-# N free TCP ports on 127.0.0.1, from a range the ephemeral one does not use
-PORTS=()
-pick_ports() {
-	local p=$((10000 + ($$ * 7) % 20000)) used
-
-	used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
-	while [ ${#PORTS[@]} -lt "$1" ]; do
-		p=$((p + 1))
-		[ $p -lt 32000 ] || p=10000
-		grep -qx "$p" <<<"$used" || PORTS+=("$p")
-	done
-}
-pick_ports 9
+bench_pick_ports 9
+PORTS=("${BENCH_PORTS[@]}")
 MOCK_PORT=${PORTS[0]} NGINX_PORT=${PORTS[1]} HAP_PORT=${PORTS[2]} SL_PORT=${PORTS[3]}
 SL_PLAIN_PORT=${PORTS[4]} MEM_PORTS=("${PORTS[@]:5:4}")
 
@@ -148,17 +135,6 @@ template() {	# SRC PORT DST
 		-e "s#@NOFILE@#$NOFILE#g" "$1" >"$3"
 }
 
-# wait_http URL: until it answers (5 s at most)
-wait_http() {
-	local i
-
-	for i in $(seq 50); do
-		curl -sk -o /dev/null -m 1 -H 'content-type: application/json' \
-			--data-binary @"$T/body.json" "$1/v1/chat/completions" && return 0
-		sleep 0.1
-	done
-	bench_die "$1 does not answer"
-}
 
 # start_proxy KIND PORT: a fresh instance on CPU $PROXY_CPU; sets PROXY_PID (group leader)
 start_proxy() {
@@ -182,19 +158,9 @@ start_proxy() {
 		;;
 	esac
 	PROXY_PID=$BENCH_PID
-	wait_http "https://127.0.0.1:$port"
+	bench_wait_http "https://127.0.0.1:$port" "$T/body.json"
 }
 
-# CPU time (user + system, clock ticks) of a process group, threads included
-group_ticks() {
-	local pid t=0
-
-	for pid in $(pgrep -g "$1"); do
-		t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-	done
-	echo $t
-}
-HZ=$(getconf CLK_TCK)
 
 # Pss and Rss in KiB, summed over a process group
 group_mem() {
@@ -216,7 +182,7 @@ echo "== CPUs: proxy and mock on $PROXY_CPU, clients on $CLIENT_CPU; load averag
 declare -A PG
 bench_spawn "$T/mock.log" taskset -c $MOCK_CPU "$T/mockllm" --listen "127.0.0.1:$MOCK_PORT" --threads 1
 PG[direct]=$BENCH_PID
-wait_http "http://127.0.0.1:$MOCK_PORT"
+bench_wait_http "http://127.0.0.1:$MOCK_PORT" "$T/body.json"
 start_proxy nginx "$NGINX_PORT"
 PG[nginx]=$PROXY_PID
 start_proxy haproxy "$HAP_PORT"
@@ -231,32 +197,9 @@ declare -A URL=(
 )
 FAILED=0
 
-# rotate N WORDS...: the words, starting at the (N mod count)th
-rotate() {
-	local n=$1 a
 
-	shift
-	a=("$@")
-	n=$((n % ${#a[@]}))
-	echo "${a[@]:n}" "${a[@]:0:n}"
-}
 
-# stat_of FILE NAME FIELD [FMT]: "median (min-max)" of FIELD (column) for NAME, rounds >= 1
-stat_of() {
-	awk -v n="$2" -v f="$3" '$1 >= 1 && $2 == n { print $f }' "$1" | bench_summary "${4:-%.0f}"
-}
 
-# ratio_of FILE NAME BASE FIELD [FMT]: per-round NAME/BASE of FIELD, summarised
-ratio_of() {
-	awk -v n="$2" -v b="$3" -v f="$4" '$1 >= 1 && $2 == n { v[$1] = $f } $1 >= 1 && $2 == b { w[$1] = $f }
-		END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$1" | bench_summary "${5:-%.2f}"
-}
-
-# diff_of FILE NAME BASE FIELD: per-round NAME-BASE of FIELD, summarised
-diff_of() {
-	awk -v n="$2" -v b="$3" -v f="$4" '$1 >= 1 && $2 == n { v[$1] = $f } $1 >= 1 && $2 == b { w[$1] = $f }
-		END { for (r in v) if (r in w) print v[r] - w[r] }' "$1" | bench_summary "${5:-%.0f}"
-}
 
 # --- 1. throughput -----------------------------------------------------------
 
@@ -267,13 +210,13 @@ TPUT=$T/tput.txt
 for round in $(seq "$FIRST" "$ROUNDS"); do
 	d=$DUR
 	[ "$round" = 0 ] && d=$WARM_DUR
-	for who in $(rotate "$round" direct nginx haproxy sluiced); do
+	for who in $(bench_rotate "$round" direct nginx haproxy sluiced); do
 		before=$(bench_cpu_snap)
-		ticks=$(group_ticks "${PG[$who]}")
+		ticks=$(bench_group_ticks "${PG[$who]}")
 		out=$(timeout $((${d%.*} + 15)) taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"${d}s" -s "$LUA" \
 			"${URL[$who]}/v1/chat/completions" 2>&1 | grep WRK_RESULT) || out=
 		after=$(bench_cpu_snap)
-		ticks=$(($(group_ticks "${PG[$who]}") - ticks))
+		ticks=$(($(bench_group_ticks "${PG[$who]}") - ticks))
 		if [ -z "$out" ]; then
 			bench_log "round $round $who: wrk failed"
 			FAILED=1
@@ -286,7 +229,7 @@ for round in $(seq "$FIRST" "$ROUNDS"); do
 		fi
 		echo "$round $who $rps $p50 $p99 $(bench_cpu_pct "$before" "$after" cpu$PROXY_CPU busy)" \
 			"$(bench_cpu_pct "$before" "$after" cpu$CLIENT_CPU busy) $((status + errors))" \
-			"$(awk -v t="$ticks" -v hz="$HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')" \
+			"$(awk -v t="$ticks" -v hz="$BENCH_HZ" -v n="$reqs" 'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')" \
 			>>"$TPUT"
 		[ "$round" = 0 ] || printf '   round %d %-8s %9.0f req/s  p50 %6d us  p99 %7d us\n' \
 			"$round" "$who" "$rps" "$p50" "$p99" >&2
@@ -297,10 +240,10 @@ echo
 echo "| contender | req/s | × nginx | p50 µs | p99 µs | CPU µs/req | CPU$PROXY_CPU busy % | CPU$CLIENT_CPU busy % | failed |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for who in direct nginx haproxy sluiced; do
-	echo "| $who | $(stat_of "$TPUT" $who 3) | $(ratio_of "$TPUT" $who nginx 3) |" \
-		"$(stat_of "$TPUT" $who 4) | $(stat_of "$TPUT" $who 5) | $(stat_of "$TPUT" $who 9 %.1f) |" \
-		"$(stat_of "$TPUT" $who 6) |" \
-		"$(stat_of "$TPUT" $who 7) | $(awk -v n=$who '$1 >= 1 && $2 == n { s += $8 } END { print s + 0 }' "$TPUT") |"
+	echo "| $who | $(bench_stat "$TPUT" $who 3) | $(bench_ratio "$TPUT" $who nginx 3) |" \
+		"$(bench_stat "$TPUT" $who 4) | $(bench_stat "$TPUT" $who 5) | $(bench_stat "$TPUT" $who 9 %.1f) |" \
+		"$(bench_stat "$TPUT" $who 6) |" \
+		"$(bench_stat "$TPUT" $who 7) | $(awk -v n=$who '$1 >= 1 && $2 == n { s += $8 } END { print s + 0 }' "$TPUT") |"
 done
 SL_PEAK=$(awk '$1 >= 1 && $2 == "sluiced" { print $3 }' "$TPUT" | bench_median)
 NG_PEAK=$(awk '$1 >= 1 && $2 == "nginx" { print $3 }' "$TPUT" | bench_median)
@@ -317,7 +260,7 @@ LAT=$T/lat.txt
 for round in $(seq "$FIRST" "$ROUNDS"); do
 	d=$LAT_DUR
 	[ "$round" = 0 ] && d=1
-	for who in $(rotate "$round" direct sluiced sluiced-plain nginx); do
+	for who in $(bench_rotate "$round" direct sluiced sluiced-plain nginx); do
 		port=${URL[$who]##*:}
 		tls=
 		[ "${URL[$who]%%:*}" = https ] && tls=--tls
@@ -344,9 +287,9 @@ for who in direct sluiced sluiced-plain nginx; do
 	if [ $who = direct ]; then
 		add="| - | - |"
 	else
-		add="| $(diff_of "$LAT" $who direct 3) | $(diff_of "$LAT" $who direct 4) |"
+		add="| $(bench_diff "$LAT" $who direct 3) | $(bench_diff "$LAT" $who direct 4) |"
 	fi
-	echo "| $who | $(stat_of "$LAT" $who 3) | $(stat_of "$LAT" $who 4) | $(stat_of "$LAT" $who 5) $add"
+	echo "| $who | $(bench_stat "$LAT" $who 3) | $(bench_stat "$LAT" $who 4) | $(bench_stat "$LAT" $who 5) $add"
 done
 
 # --- 3. inter-chunk delay on a stream --------------------------------------------
@@ -357,7 +300,7 @@ echo "== 3. streams: $STREAMS x $TOKENS tokens, one every $INTERVAL (mock), per 
 STR=$T/stream.txt
 : >"$STR"
 for round in $(seq "$FIRST" "$ROUNDS"); do
-	for who in $(rotate "$round" direct sluiced); do
+	for who in $(bench_rotate "$round" direct sluiced); do
 		port=${URL[$who]##*:}
 		tls=
 		[ "$who" = sluiced ] && tls=--tls
@@ -383,11 +326,11 @@ for who in direct sluiced; do
 	if [ $who = direct ]; then
 		add="| - | - | - |"
 	else
-		add="| $(diff_of "$STR" $who direct 5 %.1f) | $(diff_of "$STR" $who direct 6 %.1f) |"
-		add="$add $(diff_of "$STR" $who direct 4 %.1f) |"
+		add="| $(bench_diff "$STR" $who direct 5 %.1f) | $(bench_diff "$STR" $who direct 6 %.1f) |"
+		add="$add $(bench_diff "$STR" $who direct 4 %.1f) |"
 	fi
-	echo "| $who | $(stat_of "$STR" $who 3 %.1f) | $(stat_of "$STR" $who 4 %.1f) |" \
-		"$(stat_of "$STR" $who 5 %.1f) | $(stat_of "$STR" $who 6 %.1f) | $(stat_of "$STR" $who 7 %.1f) |" \
+	echo "| $who | $(bench_stat "$STR" $who 3 %.1f) | $(bench_stat "$STR" $who 4 %.1f) |" \
+		"$(bench_stat "$STR" $who 5 %.1f) | $(bench_stat "$STR" $who 6 %.1f) | $(bench_stat "$STR" $who 7 %.1f) |" \
 		"$per $add"
 done
 
@@ -400,7 +343,7 @@ MEM=$T/mem.txt
 : >"$MEM"
 i=0
 for round in $(seq 1 "$MEM_ROUNDS"); do
-	for who in $(rotate $((round - 1)) sluiced nginx); do
+	for who in $(bench_rotate $((round - 1)) sluiced nginx); do
 		port=${MEM_PORTS[$((i % ${#MEM_PORTS[@]}))]}
 		i=$((i + 1))
 		start_proxy "$who" "$port"
@@ -450,18 +393,17 @@ done
 
 echo
 echo "== targets (issue 3)"
-met() { awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { ok = op == ">=" ? v >= t : v <= t; print ok ? "met" : "NOT met" }'; }
 sl_ratio=$(awk '$1 >= 1 && $2 == "sluiced" { v[$1] = $3 } $1 >= 1 && $2 == "nginx" { w[$1] = $3 }
 	END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$TPUT" | bench_median)
-add50=$(diff_of "$LAT" sluiced direct 3 | awk '{ print $1 }')
-add99=$(diff_of "$LAT" sluiced direct 4 | awk '{ print $1 }')
-late99=$(diff_of "$STR" sluiced direct 6 %.1f | awk '{ print $1 }')
+add50=$(bench_diff "$LAT" sluiced direct 3 | awk '{ print $1 }')
+add99=$(bench_diff "$LAT" sluiced direct 4 | awk '{ print $1 }')
+late99=$(bench_diff "$STR" sluiced direct 6 %.1f | awk '{ print $1 }')
 perconn=$(awk -v N="$IDLE_N" '$2 == "sluiced" { print ($4 - $3) / N }' "$MEM" | bench_median)
-printf '   sluiced/nginx req/s        %6.2f x    (>= 1.0)   %s\n' "${sl_ratio:-0}" "$(met "${sl_ratio:-0}" '>=' 1.0)"
-printf '   added latency p50          %6s us   (<= 50)    %s\n' "$add50" "$(met "${add50:-1e9}" '<=' 50)"
-printf '   added latency p99          %6s us   (<= 250)   %s\n' "$add99" "$(met "${add99:-1e9}" '<=' 250)"
-printf '   added chunk lateness p99   %6s us   (<= 100)   %s\n' "$late99" "$(met "${late99:-1e9}" '<=' 100)"
-printf '   per idle TLS connection    %6.1f KiB  (<= 32)    %s\n' "${perconn:-0}" "$(met "${perconn:-1e9}" '<=' 32)"
+printf '   sluiced/nginx req/s        %6.2f x    (>= 1.0)   %s\n' "${sl_ratio:-0}" "$(bench_met "${sl_ratio:-0}" '>=' 1.0)"
+printf '   added latency p50          %6s us   (<= 50)    %s\n' "$add50" "$(bench_met "${add50:-1e9}" '<=' 50)"
+printf '   added latency p99          %6s us   (<= 250)   %s\n' "$add99" "$(bench_met "${add99:-1e9}" '<=' 250)"
+printf '   added chunk lateness p99   %6s us   (<= 100)   %s\n' "$late99" "$(bench_met "${late99:-1e9}" '<=' 100)"
+printf '   per idle TLS connection    %6.1f KiB  (<= 32)    %s\n' "${perconn:-0}" "$(bench_met "${perconn:-1e9}" '<=' 32)"
 printf '   (median peaks: nginx %.0f req/s, sluiced %.0f req/s; load average now %s)\n' "${NG_PEAK:-0}" \
 	"$SL_PEAK" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
