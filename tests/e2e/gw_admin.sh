@@ -84,6 +84,14 @@ is "rule hits, enforced and monitored" \
 	"6 4 2"
 is "the pool's responses" "$(metric 'sluice_pool_responses_total{pool="p",code="2xx"}')" 11
 is "latency histogram counts every request" "$(metric 'sluice_request_duration_seconds_count')" 15
+is "overhead histogram counts every request" "$(metric 'sluice_gateway_overhead_seconds_count')" 15
+# A backend that takes 300 ms: the request's latency has it, sluice's overhead does not
+l0=$(metric 'sluice_request_duration_seconds_sum') o0=$(metric 'sluice_gateway_overhead_seconds_sum')
+cl -o /dev/null -H 'content-type: application/json' -H 'x-mock-fault: delay=300ms' \
+	--data-binary '{"model":"gpt-4o","messages":[{"role":"user","content":"slow one"}]}' "$TLS_URL/v1/chat/completions"
+l1=$(metric 'sluice_request_duration_seconds_sum') o1=$(metric 'sluice_gateway_overhead_seconds_sum')
+ok_if "overhead leaves out the upstream's 300 ms (latency +$(awk -v a="$l0" -v b="$l1" 'BEGIN { print b - a }') s, overhead +$(awk -v a="$o0" -v b="$o1" 'BEGIN { print b - a }') s)" \
+	awk -v l0="$l0" -v l1="$l1" -v o0="$o0" -v o1="$o1" 'BEGIN { exit !(l1 - l0 >= 0.3 && o1 - o0 < 0.05 && o1 >= o0) }'
 is "backend up and idle" "$(metric "sluice_backend_up{pool=\"p\",backend=\"$B1:9000\"}") $(metric "sluice_backend_inflight{pool=\"p\",backend=\"$B1:9000\"}")" "1 0"
 g0=$(metric 'sluice_stream_event_gap_seconds_count')
 cl -o /dev/null -N -H 'content-type: application/json' -H 'x-mock-tokens: 20' -H 'x-mock-token-interval: 5ms' \
@@ -123,11 +131,11 @@ nsenter --net=/run/netns/"$LAB_GW" prometheus --config.file="$GW_TMP/prometheus.
 GW_PIDS+=($!)
 promq() { adm -G --data-urlencode "query=$1" http://127.0.0.1:9902/api/v1/query | jq -r '.data.result[0].value[1] // empty'; }
 prom_is() { [ "$(promq "$1")" = "$2" ]; }
-t=$(wait_for 30 prom_is 'sum(sluice_requests_total{route="chat",decision="allowed"})' 46)
+t=$(wait_for 30 prom_is 'sum(sluice_requests_total{route="chat",decision="allowed"})' 47)
 ok_if "Prometheus scrapes the endpoint (first sample in ${t:-?} ms)" test -n "$t"
 is "Prometheus: requests by decision match what was sent" \
 	"$(for d in modified blocked allowed; do promq "sum(sluice_requests_total{route=\"chat\",decision=\"$d\"})"; done | tr '\n' ' ')" \
-	"6 4 46 "
+	"6 4 47 "
 is "Prometheus: masked entities and XDP drops match" \
 	"$(promq 'sluice_pii_masked_total{entity="email"}') $(promq "sluice_xdp_packets_total{interface=\"$GC\",reason=\"block\"}")" \
 	"6 $d1"

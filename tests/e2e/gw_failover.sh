@@ -21,9 +21,11 @@ for p in 9000 9001 9002 9003; do
 done
 HEALTH='"health": { "interval": "500ms", "timeout": "400ms", "rise": 1, "fall": 2 }'
 NOCHECKS='"health": { "enabled": false, "eject_after": 1000 }'
+ADMIN_SOCK=$GW_TMP/admin.sock
 cat >"$GW_CFG" <<EOF
 {
   "workers": 2,
+  "admin": { "address": "unix:$ADMIN_SOCK" },
 $(gw_listeners),
   "pools": {
     "ha": { "backends": [ { "url": "http://$B1:9000" }, { "url": "http://$B2:9000" } ], $HEALTH },
@@ -145,11 +147,22 @@ count() { cat "$GW_TMP/$1"/*.code | grep -c "^$2 "; }
 # slot at 600 ms, within its 1 s) succeed. Per worker a queue of
 # max(1, max/workers): a second queued request, on the other worker, waits
 # past its deadline. Either way exactly two succeed.
+# metric NAME{LABELS}: its value in one scrape of the admin socket, 0 when absent
+metric() {
+	curl -sS --max-time 5 --unix-socket "$ADMIN_SOCK" http://sluiced/metrics |
+		awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }'
+}
 s0=$(mstat backend1 9002 .requests.total)
+( sleep 0.35; metric 'sluice_pool_queue_depth{pool="shed"}' >"$GW_TMP/qdepth" ) &
+qpid=$!
 shedburst shed1 600ms
+wait $qpid
 is "shed: of 6 concurrent requests, the one in flight and the one queued get 200, 4 get 503" \
 	"$(count shed1 200) $(count shed1 503)" "2 4"
 is "shed: the backend saw only the requests that got 200" $(($(mstat backend1 9002 .requests.total) - s0)) "$(count shed1 200)"
+between "shed: the queue depth during the burst (one a worker at most)" "$(cat "$GW_TMP/qdepth")" 1 2
+is "shed: counted by pool, and the queue is empty again" \
+	"$(metric 'sluice_pool_shed_total{pool="shed"}') $(metric 'sluice_pool_queue_depth{pool="shed"}')" "4 0"
 is "shed: the queued request waited for the slot (a 200 after >= 1.1 s)" \
 	"$(cat "$GW_TMP"/shed1/*.code | awk '$1 == 200 && $2 >= 1.1' | wc -l)" 1
 bad=0

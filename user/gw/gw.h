@@ -170,6 +170,7 @@ struct client {
 	bool is_head;
 	uint64_t start_ns, queued_until_ns;
 	int queued_pool;		/* pool whose queue place it holds, or -1 */
+	uint64_t *queued_row;		/* ... and the metrics row that counts it */
 	int retry_pool;			/* pool whose retry slot it holds, or -1 */
 	struct upconn *up;
 	bool response_started;		/* bytes went to the client: no more retries */
@@ -186,6 +187,8 @@ struct client {
 	uint64_t head_ns;		/* the request head was read */
 	uint64_t first_byte_ns;		/* the response head went out */
 	uint64_t last_data_ns;		/* a streamed answer's last upstream read */
+	uint64_t up_since_ns;		/* the current upstream attempt began */
+	uint64_t upstream_ns;		/* this request's attempts, summed: not sluice's overhead */
 	bool sse;			/* the answer is text/event-stream */
 	struct client *prev, *next;
 };

@@ -14,6 +14,11 @@
 static const double bounds[M_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
 };
+/* sluice's own share of a request: tens of microseconds to a few seconds */
+static const double fine_bounds[M_BUCKETS] = {
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 1, 5,
+};
 
 static const int widths[MK_N] = {
 	[MK_ROUTE] = MR_WIDTH, [MK_POOL] = MP_WIDTH, [MK_RULE] = MU_WIDTH,
@@ -62,15 +67,25 @@ uint64_t *metrics_row(struct wmetrics *m, enum m_kind kind, int slot)
 	return c + (size_t)(slot % M_CHUNK) * widths[kind];
 }
 
-void metrics_observe(struct m_hist *h, uint64_t ns)
+static void observe(struct m_hist *h, const double *bound, uint64_t ns)
 {
 	double s = ns / 1e9;
 	int b = 0;
 
-	while (b < M_BUCKETS && s > bounds[b])
+	while (b < M_BUCKETS && s > bound[b])
 		b++;
 	M_INC(h->n[b]);
 	M_ADD(h->sum_us, ns / 1000);
+}
+
+void metrics_observe(struct m_hist *h, uint64_t ns)
+{
+	observe(h, bounds, ns);
+}
+
+void metrics_observe_fine(struct m_hist *h, uint64_t ns)
+{
+	observe(h, fine_bounds, ns);
 }
 
 void metrics_free(struct wmetrics *m)
@@ -118,7 +133,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 }
 
 static void hist(FILE *f, const char *name, const char *help, struct worker *w, unsigned int nw,
-		 size_t off)
+		 size_t off, const double *bound)
 {
 	uint64_t n[M_BUCKETS + 1] = { 0 }, sum_us = 0, acc = 0;
 
@@ -132,7 +147,7 @@ static void hist(FILE *f, const char *name, const char *help, struct worker *w, 
 	family(f, name, "histogram", help);
 	for (int b = 0; b < M_BUCKETS; b++) {
 		acc += n[b];
-		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)acc);
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bound[b], (unsigned long long)acc);
 	}
 	acc += n[M_BUCKETS];
 	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
@@ -185,6 +200,22 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 			label(f, reg[MK_POOL].name[s]);
 			fprintf(f, "\",code=\"%s\"} %llu\n", class_names[c], (unsigned long long)v);
 		}
+	family(f, "sluice_pool_shed_total", "counter",
+	       "Requests refused with 503 because every backend of the pool was at its limit"
+	       " and its queue full, by pool.");
+	for (int s = 0; s < n[MK_POOL]; s++) {
+		fputs("sluice_pool_shed_total{pool=\"", f);
+		label(f, reg[MK_POOL].name[s]);
+		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_POOL, s, MP_SHED));
+	}
+	family(f, "sluice_pool_queue_depth", "gauge",
+	       "Requests waiting for a backend of the pool now, by pool.");
+	for (int s = 0; s < n[MK_POOL]; s++) {
+		fputs("sluice_pool_queue_depth{pool=\"", f);
+		label(f, reg[MK_POOL].name[s]);
+		/* each worker's count is its enqueues less its leaves: summed modulo 2^64 */
+		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_POOL, s, MP_QUEUED));
+	}
 	family(f, "sluice_rule_hits_total", "counter",
 	       "Inspection rules that matched, by rule and mode (enforce or monitor).");
 	for (int s = 0; s < n[MK_RULE]; s++)
@@ -313,13 +344,17 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 			(unsigned long long)mask[k]);
 	hist(f, "sluice_request_duration_seconds",
 	     "From the request head to the end of the response.", w, nw,
-	     offsetof(struct wmetrics, latency));
+	     offsetof(struct wmetrics, latency), bounds);
 	hist(f, "sluice_time_to_first_byte_seconds",
 	     "From the request head to the response head (time to first token on streams).", w,
-	     nw, offsetof(struct wmetrics, ttfb));
+	     nw, offsetof(struct wmetrics, ttfb), bounds);
 	hist(f, "sluice_stream_event_gap_seconds",
 	     "Between successive upstream reads of a streamed (SSE) answer: the inter-token gap.",
-	     w, nw, offsetof(struct wmetrics, gap));
+	     w, nw, offsetof(struct wmetrics, gap), bounds);
+	hist(f, "sluice_gateway_overhead_seconds",
+	     "Time a request spent in sluiced itself: from its head to the end of its response,"
+	     " less the time upstream attempts took (queueing, inspection, relaying included).",
+	     w, nw, offsetof(struct wmetrics, overhead), fine_bounds);
 	family(f, "sluice_retries_total", "counter", "Upstream attempts retried.");
 	fprintf(f, "sluice_retries_total %llu\n", (unsigned long long)st.retries);
 	family(f, "sluice_shed_total", "counter", "Requests shed with 503 (pools full).");

@@ -41,9 +41,11 @@ enum {
 	MR_REQ = 0,
 	MR_TOKENS = MR_REQ + M_DECISIONS * M_CLASSES,
 	MR_WIDTH,
-	/* pool: responses by status class */
+	/* pool: responses by status class, requests shed, requests queued now */
 	MP_RESP = 0,
-	MP_WIDTH = M_CLASSES,
+	MP_SHED = MP_RESP + M_CLASSES,
+	MP_QUEUED,
+	MP_WIDTH,
 	/* rule: hits enforced, hits in monitor mode */
 	MU_HITS = 0,
 	MU_MONITOR,
@@ -65,6 +67,7 @@ struct wmetrics {
 	struct m_hist latency;			/* request head to response end */
 	struct m_hist ttfb;			/* request head to response head */
 	struct m_hist gap;			/* between the reads of a stream's events */
+	struct m_hist overhead;			/* latency less upstream time (fine bounds) */
 	uint64_t detected[PII_NKINDS];
 	uint64_t masked[PII_NKINDS];
 };
@@ -80,6 +83,8 @@ int metrics_slot(enum m_kind kind, const char *name);
 uint64_t *metrics_row(struct wmetrics *m, enum m_kind kind, int slot);
 
 void metrics_observe(struct m_hist *h, uint64_t ns);
+/* The same with bounds from 10 us to 5 s, for sluice's own share of a request. */
+void metrics_observe_fine(struct m_hist *h, uint64_t ns);
 
 /* Frees a worker's chunks (at exit, after its thread is gone). */
 void metrics_free(struct wmetrics *m);

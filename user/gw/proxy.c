@@ -556,6 +556,7 @@ static void head_complete(struct client *c, size_t len)
 	c->in_request = true;
 	c->head_ns = c->w->loop.now_ns;
 	c->first_byte_ns = 0;
+	c->upstream_ns = 0;
 	c->sse = false;
 	c->local_error = false;
 	c->status = 0;
@@ -1185,6 +1186,9 @@ void queue_leave(struct client *c)
 		return;
 	if (c->view)
 		c->view->queued[c->queued_pool]--;
+	if (c->queued_row)
+		M_ADD(c->queued_row[MP_QUEUED], (uint64_t)-1);
+	c->queued_row = NULL;
 	c->queued_pool = -1;
 	c->retry_pool = -1;
 }
@@ -1204,6 +1208,8 @@ void client_retry_queued(struct worker *w)
 			continue;
 		if (w->loop.now_ns >= c->queued_until_ns) {
 			M_INC(c->w->st.shed);
+			if (c->queued_row)
+				M_INC(c->queued_row[MP_SHED]);
 			client_fail(c, 503, "api_error", "overloaded",
 				    "all backends are busy; retry later", true);
 			continue;

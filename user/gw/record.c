@@ -254,6 +254,8 @@ static void count_request(struct client *c, const struct runtime *rt)
 		}
 	}
 	metrics_observe(&wm->latency, now - c->head_ns);
+	if (now - c->head_ns >= c->upstream_ns)
+		metrics_observe_fine(&wm->overhead, now - c->head_ns - c->upstream_ns);
 	if (c->first_byte_ns)
 		metrics_observe(&wm->ttfb, c->first_byte_ns - c->head_ns);
 }

@@ -117,6 +117,7 @@ static void up_release(struct upconn *u, bool ok, bool judge)
 
 	if (!c)
 		return;
+	c->upstream_ns += u->w->loop.now_ns - c->up_since_ns;
 	pool__release(rt->pools[u->pool], u->backend, c->tokens);
 	if (judge)
 		backend_result(rt, u->pool, u->backend, ok, u->w->loop.now_ns);
@@ -318,6 +319,14 @@ static struct upconn *up_connect(struct client *c, int pool, int backend)
 
 static void up_send(struct upconn *u);
 
+/* The metrics row of the client's current pool; NULL when none can be had. */
+static uint64_t *pool_row(struct client *c)
+{
+	const struct runtime *rt = c->view->rt;
+
+	return metrics_row(&c->w->m, MK_POOL, rt->slot[MK_POOL][c->pool]);
+}
+
 static void enqueue(struct client *c)
 {
 	struct worker *w = c->w;
@@ -332,6 +341,8 @@ static void enqueue(struct client *c)
 		c->queued_until_ns = w->loop.now_ns + pc->queue_timeout_ns;
 		c->queued_pool = c->pool;
 		c->view->queued[c->pool]++;
+		if ((c->queued_row = pool_row(c)))
+			M_INC(c->queued_row[MP_QUEUED]);
 	}
 	c->state = C_QUEUED;
 	q->c = c;
@@ -389,11 +400,16 @@ int upstream_start(struct client *c)
 		if (idx >= 0)
 			break;
 		if (why == PICK_ALL_FULL) {
+			uint64_t *row;
+
 			if (pc->queue_max && queue_has_room(c)) {
 				enqueue(c);
 				return 0;
 			}
+			row = pool_row(c);
 			M_INC(c->w->st.shed);
+			if (row)
+				M_INC(row[MP_SHED]);
 			client_upstream_failed(c, RETRY_503, "all backends are busy");
 			return 0;
 		}
@@ -424,6 +440,7 @@ int upstream_start(struct client *c)
 	}
 	u->c = c;
 	c->up = u;
+	c->up_since_ns = c->w->loop.now_ns;
 	if (build_request(u, c)) {
 		up_fail(u, 0, "out of memory");
 		return 0;
