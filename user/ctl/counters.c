@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * What the data plane counted: stats [DEV], watch [DEV] [interval D]
- * [count N], top [N], events [count N] [timeout D].
+ * [count N], top [N] [interval D], events [count N] [timeout D].
  */
 #include <errno.h>
 #include <signal.h>
@@ -287,61 +287,143 @@ out:
 	return ret;
 }
 
+static int cmp_src(const void *a, const void *b)
+{
+	return memcmp(&((const struct top_entry *)a)->src, &((const struct top_entry *)b)->src,
+		      sizeof(struct sluice_src));
+}
+
+/* A source of the second read and its rate. */
+struct top_row {
+	const struct top_entry *e;
+	__u64 pps;
+};
+
+/* Fastest first, then most packets. */
+static int cmp_rate(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+
+	if (x->pps != y->pps)
+		return x->pps < y->pps ? 1 : -1;
+	return x->e->top.packets < y->e->top.packets ? 1 :
+	       x->e->top.packets > y->e->top.packets ? -1 : 0;
+}
+
+/*
+ * top [N] [interval D]: the map read twice, D apart (default 1 s): a
+ * source's rate is its packets between the reads over the time between
+ * them. interval 0: one read, no rates, most packets first.
+ */
 int do_top(int argc, char **argv)
 {
 	const char *what = "top";
-	struct top_entry *v = NULL;
+	struct top_entry *v = NULL, *old = NULL;
+	struct top_row *rows;
 	struct sluice_config cfg;
 	struct dataplane dp;
 	__u32 limit = 10;
-	__u64 now = mono_ns();
-	size_t n;
+	__u64 interval = NSEC_PER_SEC, now, t0;
+	size_t n, nold = 0;
+	bool have_n = false;
 	int ret;
 
-	if (argc > 1)
-		return usage_error("%s: unexpected argument '%s'", what, argv[1]);
-	if (argc && (ret = arg_u32(what, "N", argv[0], 1, SLUICE_TOP_MAX, &limit)))
-		return ret;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "interval") && need_value(argc, argv, i, what)) {
+			if ((ret = arg_duration(what, "interval", argv[++i], &interval)))
+				return ret;
+			if (interval && interval < 100 * NSEC_PER_MSEC)
+				return usage_error("%s: interval '%s': 0 or at least 100ms", what, argv[i]);
+		} else if (!strcmp(argv[i], "interval")) {
+			return EXIT_USAGE;
+		} else if (!have_n) {
+			if ((ret = arg_u32(what, "N", argv[i], 1, SLUICE_TOP_MAX, &limit)))
+				return ret;
+			have_n = true;
+		} else {
+			return usage_error("%s: unexpected argument '%s'", what, argv[i]);
+		}
+	}
 	if ((ret = ctl_open(&dp, 0, what)))
 		return ret;
 	if (dp_config_get(&dp, &cfg))
 		cfg.v6_prefix = 64;
+	t0 = mono_ns();
+	if (interval) {
+		struct timespec ts = { interval / NSEC_PER_SEC, interval % NSEC_PER_SEC };
+
+		if ((ret = top_read(&dp, &old, &nold)))
+			goto out;
+		qsort(old, nold, sizeof(*old), cmp_src);
+		/* Ctrl-C cuts the wait short: rates over the time it lasted */
+		catch_signals();
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !stop)
+			;
+	}
 	ret = top_read(&dp, &v, &n);
+out:
 	dataplane_close(&dp);
-	if (ret)
+	if (ret) {
+		free(old);
 		return fail("%s: cannot read the top map: %s", what, strerror(-ret));
+	}
+	now = mono_ns();
+	if (!(rows = calloc(n ? n : 1, sizeof(*rows)))) {
+		free(old);
+		free(v);
+		return fail("%s: out of memory", what);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct top_entry *o = interval ?
+			bsearch(&v[i], old, nold, sizeof(*old), cmp_src) : NULL;
+		/* an entry the LRU evicted and took back counts from zero */
+		__u64 was = o && o->top.packets <= v[i].top.packets ? o->top.packets : 0;
+
+		rows[i].e = &v[i];
+		if (interval)
+			rows[i].pps = ((v[i].top.packets - was) * NSEC_PER_SEC + (now - t0) / 2) /
+				      (now - t0);
+	}
+	free(old);
+	if (interval)
+		qsort(rows, n, sizeof(*rows), cmp_rate);
 
 	if (json_output)
 		jsonw_start_array(jw);
 	else
-		printf("%-43s %-13s %14s %16s %10s\n", "SOURCE", "LAST REASON", "PACKETS", "BYTES",
-		       "LAST SEEN");
+		printf("%-43s %-13s %10s %14s %16s %10s\n", "SOURCE", "LAST REASON",
+		       interval ? "PPS" : "", "PACKETS", "BYTES", "LAST SEEN");
 	for (size_t i = 0; i < n && i < limit; i++) {
-		char buf[CIDR_STRLEN], ago[DURATION_STRLEN];
+		const struct top_entry *e = rows[i].e;
+		__u64 ago_ns = now > e->top.last_ns ? now - e->top.last_ns : 0;
+		char buf[CIDR_STRLEN], ago[DURATION_STRLEN], pps[24] = "";
 		struct cidr c;
 
-		cidr_from_src(&v[i].src, cfg.v6_prefix, &c);
+		cidr_from_src(&e->src, cfg.v6_prefix, &c);
 		cidr_format(&c, buf, sizeof(buf));
-		if (v[i].src.family != SLUICE_AF_INET && v[i].src.family != SLUICE_AF_INET6)
+		if (e->src.family != SLUICE_AF_INET && e->src.family != SLUICE_AF_INET6)
 			snprintf(buf, sizeof(buf), "(untracked)");
-		duration_format(now > v[i].top.last_ns ? now - v[i].top.last_ns : 0, ago, sizeof(ago));
+		duration_format(ago_ns, ago, sizeof(ago));
+		if (interval)
+			snprintf(pps, sizeof(pps), "%llu", rows[i].pps);
 		if (json_output) {
 			jsonw_start_object(jw);
 			jsonw_string_field(jw, "source", buf);
-			jsonw_string_field(jw, "reason", reason_name(v[i].top.reason));
-			jsonw_uint_field(jw, "packets", v[i].top.packets);
-			jsonw_uint_field(jw, "bytes", v[i].top.bytes);
-			jsonw_float_field(jw, "last_seen_s_ago",
-					  (double)(now > v[i].top.last_ns ? now - v[i].top.last_ns : 0) /
-					  NSEC_PER_SEC);
+			jsonw_string_field(jw, "reason", reason_name(e->top.reason));
+			if (interval)
+				jsonw_uint_field(jw, "pps", rows[i].pps);
+			jsonw_uint_field(jw, "packets", e->top.packets);
+			jsonw_uint_field(jw, "bytes", e->top.bytes);
+			jsonw_float_field(jw, "last_seen_s_ago", (double)ago_ns / NSEC_PER_SEC);
 			jsonw_end_object(jw);
 		} else {
-			printf("%-43s %-13s %14llu %16llu %10s\n", buf, reason_name(v[i].top.reason),
-			       v[i].top.packets, v[i].top.bytes, ago);
+			printf("%-43s %-13s %10s %14llu %16llu %10s\n", buf, reason_name(e->top.reason),
+			       pps, e->top.packets, e->top.bytes, ago);
 		}
 	}
 	if (json_output)
 		jsonw_end_array(jw);
+	free(rows);
 	free(v);
 	return EXIT_OK;
 }

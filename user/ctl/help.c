@@ -35,7 +35,7 @@ const char *const synopsis[] = {
 	"sluicectl config set KEY VALUE",
 	"sluicectl stats [DEV]",
 	"sluicectl watch [DEV] [interval DURATION] [count N] [admin ADDR] [token-file FILE]",
-	"sluicectl top [N]",
+	"sluicectl top [N] [interval DURATION]",
 	"sluicectl events [count N] [timeout DURATION]",
 	"sluicectl audit verify FILE",
 	"sluicectl audit [show] [file FILE] [session ID] [origin KEY] [decision D] [rule R] [since T] [limit N]",
