@@ -196,12 +196,13 @@ cat >"$LAB_STATE/sluice.json" <<EOC
         "mask": { "style": "placeholder", "restore": true } }
     ]
   },
-  "audit": { "path": "$LAB_STATE/audit.jsonl", "sync": "interval", "include_masked": true }
+  "audit": { "path": "$LAB_STATE/audit.jsonl", "sync": "interval", "include_masked": true },
+  "admin": { "address": "unix:$LAB_STATE/admin.sock" }
 }
 EOC
 say "config: TLS on 198.18.1.1:8443, pool gpu = backend1 + backend2, gpt-4o served as llama-3-70b;"
 say "        prompts inspected: injection blocked, SSNs kept on-premises, PII masked; an audit trail"
-lab_bg gw "$BUILD/sluiced" -c "$LAB_STATE/sluice.json" >/dev/null
+lab_bg_net gw "$BUILD/sluiced" -c "$LAB_STATE/sluice.json" >/dev/null
 lab_wait_listen gw 8443 || bad "sluiced did not start"
 # chat ROLE [CURL ARGS]: a chat completion from the client through XDP and sluiced
 chat() {
@@ -286,3 +287,19 @@ sleep 1
 grep -E "health=down|failed=|ejected" "$LAB_STATE/bg.log" | head -4 | sed 's/^/     /'
 expect 'grep -q "health=down" "$LAB_STATE/bg.log"' "the health checks took backend1 down" \
 	"no health=down line in sluiced's log"
+
+step "14. The admin endpoint: what the gateway is doing, for people and for Prometheus"
+export SLUICE_ADMIN=unix:$LAB_STATE/admin.sock
+say "\$ sluicectl status"
+sout=$("$SLUICECTL" status 2>&1)
+printf '%s\n' "$sout" | sed 's/^/   /'
+expect '"$SLUICECTL" -j status | jq -e "[.pools[].backends[] | select(.up == false)] | length >= 1" >/dev/null' \
+	"status shows backend1 down and the other backends up" "status does not show backend1 down: $sout"
+say "\$ curl --unix-socket admin.sock http://sluiced/metrics   (a few of the families)"
+mout=$(curl -s --max-time 5 --unix-socket "$LAB_STATE/admin.sock" http://sluiced/metrics)
+grep -E '^sluice_(requests_total|pii_masked_total\{entity="email"|rule_hits_total|gateway_overhead_seconds_count|backend_up)' \
+	<<<"$mout" | head -12 | sed 's/^/   /'
+expect 'grep -q "^sluice_requests_total{route=\"v1\",decision=\"blocked\",code=\"4xx\"} [1-9]" <<<"$mout"' \
+	"the blocked prompt is counted by route, decision and status" "no blocked request in the metrics"
+expect '[ "$("$SLUICECTL" -j status | jq -r --arg c "$GC" --arg a "$GA" "[.xdp[] | select(.enforcing and (.name == \$c or .name == \$a))] | length")" = 2 ]' \
+	"status lists the lab's XDP attachments, read from the pinned maps" "status shows no XDP attachment"

@@ -173,6 +173,18 @@ lab_bg() {
 	shift
 	ip netns exec "$ns" "$@" </dev/null >>"$LAB_STATE/bg.log" 2>&1 &
 	echo $!
+	disown $!	# lab_down kills it: no "Killed" from the shell then
+}
+
+# lab_bg_net ROLE CMD...: as lab_bg, but entering only the network namespace,
+# so CMD sees the root's bpffs (the pinned maps), as sluiced must.
+lab_bg_net() {
+	local ns
+	ns=$(lab_ns "$1")
+	shift
+	nsenter --net=/run/netns/"$ns" "$@" </dev/null >>"$LAB_STATE/bg.log" 2>&1 &
+	echo $!
+	disown $!
 }
 
 # Waits until something in ROLE's namespace listens on TCP PORT (max ~5 s).
