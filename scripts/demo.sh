@@ -4,7 +4,8 @@
 # blocklist and the per-source rate limit at work; then sluiced in the
 # gateway, behind the XDP program, in front of two mock model backends:
 # a chat request over TLS, a stream, a prompt masked, one blocked, one
-# rerouted, the audit trail and its chain, and a backend failover. It checks
+# rerouted, the audit trail and its chain, a backend failover, and the admin
+# endpoint's status and metrics. It checks
 # each claim it makes. Everything it creates (namespaces, processes, its own pinned maps)
 # is removed on exit. Exit status 0 when everything behaved as shown.
 set -u
