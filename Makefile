@@ -91,6 +91,13 @@ $(BUILD)/obj/gw/dashboard.o: $(BUILD)/gen/dashboard.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
+# The token counter's rank tables (user/lib/bpe.h), converted from the npm
+# package js-tiktoken; made once, the script does nothing when both exist
+TIKTOKEN := $(BUILD)/share/tiktoken/o200k_base.tiktoken $(BUILD)/share/tiktoken/cl100k_base.tiktoken
+$(TIKTOKEN) &:
+	$(call msg,GEN,$(BUILD)/share/tiktoken)
+	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/tiktoken-ranks.sh $(BUILD)/share/tiktoken
+
 $(LIBGW): $(GW_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -124,7 +131,7 @@ $(BUILD)/bench/%: scripts/bench/%.c $(LIBGW) $(LIBSLUICE) | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBSLUICE) $(LDLIBS)
 
-tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS)
+tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(TIKTOKEN)
 
 test: test-deps tests
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) tests/run.sh
