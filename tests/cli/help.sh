@@ -81,6 +81,8 @@ report "-j -V prints a JSON object with the version, like -j version" "$why"
 # with a required argument, given none, must say what is missing (exit 2);
 # one whose arguments are all optional must run (watch and events until
 # SIGINT, which ends them cleanly).
+printf '{ "keys": [] }\n' >"$tmp/keys.json"
+export SLUICE_KEYS=$tmp/keys.json	# key list reads it
 while read -r _ obj cmd rest; do
 	case $obj in '['*) continue ;; esac	# the OPTIONS line
 	if [[ $cmd =~ ^[a-z][a-z-]*$ ]]; then

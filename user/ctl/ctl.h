@@ -60,6 +60,14 @@ struct daemon_figures {
 /* addr, token_file: NULL for the defaults of status. 0, -1 unreachable, -status. */
 int daemon_figures(const char *addr, const char *token_file, struct daemon_figures *f);
 
+/*
+ * POST /reload on the daemon found as for status (addr, token_file: NULL for
+ * the defaults). 0 with *generation, -1 unreachable, or the HTTP status with
+ * the daemon's reason in why.
+ */
+int daemon_reload(const char *addr, const char *token_file, double *generation, char *why,
+		  size_t len);
+
 /* Objects */
 int do_iface(int argc, char **argv);
 int do_block(int argc, char **argv);
@@ -72,6 +80,7 @@ int do_watch(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_events(int argc, char **argv);
 int do_audit(int argc, char **argv);
+int do_key(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_reload(int argc, char **argv);
 int do_help(int argc, char **argv);

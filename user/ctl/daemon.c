@@ -130,8 +130,9 @@ static int connect_to(const char *what, const char *addr)
 static int admin_call(const char *what, const struct target *t, const char *method,
 		      const char *path, int *status, char **body);
 
-/* A GET for watch: -1 on any failure, nothing printed. */
-static int admin_call_quiet(const struct target *t, const char *path, int *status, char **body)
+/* A call for watch and key: -1 on any failure, nothing printed. */
+static int admin_call_quiet(const struct target *t, const char *method, const char *path,
+			    int *status, char **body)
 {
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC), rc;
 
@@ -145,7 +146,7 @@ static int admin_call_quiet(const struct target *t, const char *path, int *statu
 	fflush(stderr);
 	dup2(null, STDERR_FILENO);
 	close(null);
-	rc = admin_call("watch", t, "GET", path, status, body);
+	rc = admin_call("admin", t, method, path, status, body);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -359,6 +360,41 @@ static void add_named(struct daemon_named *v, size_t *n, const char *name, doubl
 	}
 }
 
+/* What status uses when the caller names no address or token file. */
+static void target_defaults(struct target *t)
+{
+	if (!t->addr)
+		t->addr = getenv("SLUICE_ADMIN") ? getenv("SLUICE_ADMIN") : ADMIN_DEFAULT;
+	if (!t->token_file)
+		t->token_file = getenv("SLUICE_ADMIN_TOKEN_FILE");
+	if (!t->token_file && !access(TOKEN_DEFAULT, R_OK))
+		t->token_file = TOKEN_DEFAULT;
+}
+
+int daemon_reload(const char *addr, const char *token_file, double *generation, char *why,
+		  size_t len)
+{
+	struct target t = { .addr = addr, .token_file = token_file };
+	char *body = NULL;
+	cJSON *j;
+	int status;
+
+	target_defaults(&t);
+	if (admin_call_quiet(&t, "POST", "/reload", &status, &body))
+		return -1;
+	j = cJSON_Parse(body);
+	if (status == 200) {
+		*generation = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "generation"));
+	} else {
+		const char *e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "error"));
+
+		snprintf(why, len, "%s", e ? e : body);
+	}
+	cJSON_Delete(j);
+	free(body);
+	return status == 200 ? 0 : status;
+}
+
 int daemon_figures(const char *addr, const char *token_file, struct daemon_figures *f)
 {
 	struct target t = { .addr = addr, .token_file = token_file };
@@ -366,13 +402,8 @@ int daemon_figures(const char *addr, const char *token_file, struct daemon_figur
 	int status;
 
 	memset(f, 0, sizeof(*f));
-	if (!t.addr)
-		t.addr = getenv("SLUICE_ADMIN") ? getenv("SLUICE_ADMIN") : ADMIN_DEFAULT;
-	if (!t.token_file)
-		t.token_file = getenv("SLUICE_ADMIN_TOKEN_FILE");
-	if (!t.token_file && !access(TOKEN_DEFAULT, R_OK))
-		t.token_file = TOKEN_DEFAULT;
-	if (admin_call_quiet(&t, "/metrics", &status, &body))
+	target_defaults(&t);
+	if (admin_call_quiet(&t, "GET", "/metrics", &status, &body))
 		return -1;
 	if (status != 200) {
 		free(body);
