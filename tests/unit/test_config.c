@@ -474,7 +474,25 @@ static const struct bad bad_cases[] = {
 	{ ROUTE("'pool': 'gpu', 'match': {'modle': 'x'}"),
 	  "routes[0].match.modle: unknown key (did you mean model?)" },
 	{ LISTEN("'address': '127.0.0.1:1', 'api_keys': 'required'"),
-	  "listeners[0].api_keys: unknown key" },
+	  "listeners[0].api_keys: 'required': needs a keys section naming the keys file" },
+	{ WITH("'keys': {'file': '/nonexistent/keys.json'}"),
+	  "keys.file: '/nonexistent/keys.json': No such file or directory" },
+	{ WITH("'keys': {}"), "keys.file: required" },
+	{ WITH("'tenants': {'a b': {}}"), "tenants.a b: bad tenant name" },
+	{ WITH("'tenants': {'acme': {'limits': {'tokens_per_minit': 1}}}"),
+	  "tenants.acme.limits.tokens_per_minit: unknown key (did you mean tokens_per_minute?)" },
+	{ WITH("'limits': {'per_key': {'max_tokens_over': 'clip'}}"),
+	  "limits.per_key.max_tokens_over: 'clip'" },
+	{ WITH("'limits': {'default_max_tokens': 0}"), "limits.default_max_tokens: 0" },
+	{ WITH("'escalation': {'steps': [{'action': 'throttle', 'ttl': '1m'}]}"),
+	  "escalation.steps[0].pps: required for a throttle step" },
+	{ WITH("'escalation': {'steps': [{'action': 'block', 'pps': 5, 'ttl': '1m'}]}"),
+	  "escalation.steps[0].pps: 5: a block step drops everything: no pps" },
+	{ WITH("'escalation': {'steps': [{'action': 'block', 'ttl': '2d'}], 'max_ttl': '1d'}"),
+	  "escalation.steps[0].ttl: '2d': above max_ttl" },
+	{ WITH("'escalation': {'events': ['rate_limited', 'typo'], 'steps': [{'action': 'block', 'ttl': '1m'}]}"),
+	  "escalation.events[1]: " },
+	{ WITH("'escalation': {'steps': []}"), "escalation.steps: " },
 	{ XDP("'zzz': 1"), "xdp.zzz: unknown key" },
 	{ WITH("'workers': 1, 'workers': 2"), "workers: given twice" },
 	{ "{" LS ", " RS ", 'pools': {'gpu': {" BK "}, 'gpu': {" BK "}}}", "pools.gpu: given twice" },
@@ -653,8 +671,7 @@ static void test_errors_name_path_and_value(void **state)
 static void test_later_sections_are_unknown(void **state)
 {
 	static const char *const keys[] = {
-		"patterns", "rules", "keys", "tenants", "limits", "escalation", "tokenizer",
-		"state",
+		"patterns", "rules", "tokenizer", "state",
 	};
 	char json[512], want[64], err[CFG_ERR_LEN];
 	struct gw_config *cfg;

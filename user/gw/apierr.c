@@ -53,7 +53,7 @@ static const char *anthropic_type(unsigned int status)
 
 void api_error(struct buf *out, enum api_kind api, unsigned int status, const char *type,
 	       const char *code, const char *message, const char *request_id, bool keep_alive,
-	       unsigned int retry_after)
+	       unsigned int retry_after, const char *extra)
 {
 	cJSON *root = cJSON_CreateObject(), *err = cJSON_CreateObject();
 	char *body = NULL;
@@ -83,6 +83,10 @@ void api_error(struct buf *out, enum api_kind api, unsigned int status, const ch
 		buf_printf(out, max, "x-request-id: %s\r\n", request_id);
 	if (retry_after)
 		buf_printf(out, max, "retry-after: %u\r\n", retry_after);
+	if (status == 401)
+		buf_printf(out, max, "www-authenticate: Bearer realm=\"sluice\"\r\n");
+	if (extra && extra[0])
+		buf_printf(out, max, "%s", extra);
 	buf_printf(out, max, "connection: %s\r\n\r\n%s", keep_alive ? "keep-alive" : "close",
 		   body ? body : "{}");
 	cJSON_free(body);

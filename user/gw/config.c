@@ -33,6 +33,7 @@
 #include "config.h"
 #include "lib/pii.h"
 #include "lib/duration.h"
+#include "lib/keyfile.h"
 #include "lib/number.h"
 #include "lib/size.h"
 
@@ -1246,6 +1247,14 @@ static int top_check(struct ld *ld, const cJSON *json, void *base)
 					    cfg->listeners[j].name);
 			}
 		}
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].api_keys != KEYS_OFF && !cfg->keys.file) {
+			path_key(ld, "listeners");
+			path_index(ld, i);
+			path_key(ld, "api_keys");
+			return fail(ld, item(cJSON_GetArrayItem(item(json, "listeners"), i), "api_keys"),
+				    "needs a keys section naming the keys file");
+		}
 	return 0;
 }
 
@@ -1599,6 +1608,10 @@ static const struct ckey tls_keys[] = {
 };
 static const struct cobj tls_obj = { tls_keys, tls_check };
 
+static const char *const key_mode_names[] = {
+	[KEYS_OFF] = "off", [KEYS_OPTIONAL] = "optional", [KEYS_REQUIRED] = "required", NULL
+};
+
 static const struct ckey listener_keys[] = {
 	{ FIELD("name", CT_STRBUF, struct cfg_listener, name), .flags = F_REQUIRED,
 	  .valid = valid_name },
@@ -1606,9 +1619,102 @@ static const struct ckey listener_keys[] = {
 	  .off = offsetof(struct cfg_listener, addr), .fn = load_listen_addr },
 	{ FIELD("tls", CT_OBJECT, struct cfg_listener, tls), .flags = F_ALLOC,
 	  .esize = sizeof(struct cfg_tls), .obj = &tls_obj },
+	{ FIELD("api_keys", CT_ENUM, struct cfg_listener, api_keys), .names = key_mode_names },
 	{ NULL }
 };
 static const struct cobj listener_obj = { listener_keys };
+
+/* --- origins and limits ------------------------------------------------------ */
+
+static const char *const over_names[] = { [OVER_LOWER] = "lower", [OVER_REJECT] = "reject", NULL };
+
+static const struct ckey limits_keys[] = {
+	{ FIELD("requests_per_second", CT_UINT, struct cfg_limits, rps), .max = 10000000 },
+	{ FIELD("requests_per_minute", CT_UINT, struct cfg_limits, rpm), .max = 100000000 },
+	{ FIELD("concurrent", CT_UINT, struct cfg_limits, concurrent), .max = 1000000 },
+	{ FIELD("tokens_per_minute", CT_UINT, struct cfg_limits, tpm), .max = 1000000000000ULL },
+	{ FIELD("tokens_per_day", CT_UINT, struct cfg_limits, tpd), .max = 1000000000000000ULL },
+	{ FIELD("max_prompt_tokens", CT_UINT, struct cfg_limits, max_prompt_tokens),
+	  .max = 100000000 },
+	{ FIELD("max_tokens_cap", CT_UINT, struct cfg_limits, max_tokens_cap), .max = 100000000 },
+	{ FIELD("max_tokens_over", CT_ENUM, struct cfg_limits, over), .names = over_names },
+	{ NULL }
+};
+static const struct cobj limits_obj = { limits_keys };
+
+static const struct ckey tenant_keys[] = {
+	{ FIELD("limits", CT_OBJECT, struct cfg_tenant, limits), .obj = &limits_obj },
+	{ NULL }
+};
+static const struct cobj tenant_obj = { tenant_keys };
+
+/* tenants: {"acme": {"limits": {...}}, ...}, in file order */
+static int load_tenants(struct ld *ld, const cJSON *v, void *field)
+{
+	struct gw_config *cfg = field;
+	size_t n = cJSON_GetArraySize(v), i = 0, old;
+	const cJSON *it;
+	const char *why;
+
+	if (!cJSON_IsObject(v))
+		return fail(ld, v, "expected an object keyed by tenant name, not %s", type_name(v));
+	if (n > 10000)
+		return fail(ld, NULL, "%zu tenants: at most 10000 allowed", n);
+	if (check_repeats(ld, v))
+		return -1;
+	if (n && !(cfg->tenants = calloc(n, sizeof(*cfg->tenants))))
+		return fail(ld, NULL, "out of memory");
+	cfg->ntenants = n;
+	for (it = v->child; it; it = it->next, i++) {
+		old = path_key(ld, it->string);
+		why = valid_name(it->string);
+		if (why)
+			return fail(ld, NULL, "bad tenant name: %s", why);
+		strcpy(cfg->tenants[i].name, it->string);
+		if (!cJSON_IsObject(it))
+			return fail(ld, it, "expected an object, not %s", type_name(it));
+		if (load_object(ld, it, &tenant_obj, &cfg->tenants[i]))
+			return -1;
+		path_pop(ld, old);
+	}
+	return 0;
+}
+
+static const struct ckey limits_top_keys[] = {
+	{ FIELD("per_key", CT_OBJECT, struct cfg_limits_top, per_key), .obj = &limits_obj },
+	{ FIELD("per_address", CT_OBJECT, struct cfg_limits_top, per_address), .obj = &limits_obj },
+	{ FIELD("default_max_tokens", CT_UINT, struct cfg_limits_top, default_max_tokens),
+	  .min = 1, .max = 100000000, .def = 4096 },
+	{ NULL }
+};
+static const struct cobj limits_top_obj = { limits_top_keys };
+
+/* keys.file: relative to the config's folder, loaded with the config */
+static char *config_relative(const struct ld *ld, const char *file);
+
+static int keys_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_keys *k = base;
+	char err[CFG_ERR_LEN];
+
+	if (!json)
+		return 0;
+	if (!(k->path = config_relative(ld, k->file)) || !(k->kf = calloc(1, sizeof(*k->kf))))
+		return fail(ld, NULL, "out of memory");
+	if (keyfile_load(k->path, k->kf, err, sizeof(err))) {
+		size_t n = strlen(k->path);
+		const char *why = !strncmp(err, k->path, n) && !strncmp(err + n, ": ", 2) ? err + n + 2 : err;
+
+		return fail_key(ld, json, "file", "%s", why);
+	}
+	return 0;
+}
+
+static const struct ckey keys_keys[] = {
+	{ FIELD("file", CT_STRING, struct cfg_keys, file), .flags = F_REQUIRED, .max = 1024 },
+	{ NULL }
+};
+static const struct cobj keys_obj = { keys_keys, keys_check };
 
 static const struct ckey http_keys[] = {
 	{ FIELD("max_header_bytes", CT_SIZE, struct cfg_http, max_header_bytes),
@@ -1771,6 +1877,7 @@ static const struct ckey route_keys[] = {
 	{ ARRAY("fallback", struct cfg_route, fallback, nfallback, int), .elem = elem_pool_ref,
 	  .max = 8 },
 	{ FIELD("api", CT_ENUM, struct cfg_route, api), .names = api_names, .def = API_AUTO },
+	{ FIELD("limits", CT_OBJECT, struct cfg_route, limits), .obj = &limits_obj },
 	{ NULL }
 };
 static const struct cobj route_obj = { route_keys, route_check };
@@ -1927,7 +2034,85 @@ static const struct ckey admin_keys[] = {
 };
 static const struct cobj admin_obj = { admin_keys, admin_check };
 
-/* Later issues add keys, tenants, limits, escalation, ... here. */
+const char *const esc_event_names[] = {
+	[EV_RATE_LIMITED] = "rate_limited", [EV_POLICY] = "policy", [EV_AUTH_FAILED] = "auth_failed",
+	[EV_BAD_REQUEST] = "bad_request", [EV_TLS_FAILED] = "tls_failed", NULL
+};
+
+static int event_index(const char *name)
+{
+	for (int i = 0; esc_event_names[i]; i++)
+		if (!strcmp(esc_event_names[i], name))
+			return i;
+	return -1;
+}
+
+static const char *event_name_at(int i)
+{
+	return esc_event_names[i];
+}
+
+static int load_events(struct ld *ld, const cJSON *v, void *field)
+{
+	return load_name_bits(ld, v, field, "event", event_index, event_name_at, EV_N);
+}
+
+static const char *const step_names[] = { "throttle", "block", NULL };
+
+static int step_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_esc_step *st = base;
+
+	if (!st->block && !st->pps)
+		return fail_key(ld, json, "pps", "%s", "required for a throttle step (1 or more)");
+	if (st->block && item(json, "pps"))
+		return fail_key(ld, json, "pps", "%s", "a block step drops everything: no pps");
+	return 0;
+}
+
+static const struct ckey step_keys[] = {
+	{ FIELD("action", CT_ENUM, struct cfg_esc_step, block), .flags = F_REQUIRED,
+	  .names = step_names },
+	{ FIELD("pps", CT_UINT, struct cfg_esc_step, pps), .max = 100000000 },
+	{ FIELD("ttl", CT_DURATION, struct cfg_esc_step, ttl_ns), .flags = F_REQUIRED,
+	  .min = SEC, .max = 30 * 24 * HOUR },
+	{ NULL }
+};
+static const struct cobj step_obj = { step_keys, step_check };
+
+static int escalation_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_escalation *e = base;
+
+	if (!json)
+		return 0;
+	if (!item(json, "events"))
+		e->events = ~0U >> (32 - EV_N);
+	for (size_t i = 0; i < e->nsteps; i++)
+		if (e->steps[i].ttl_ns > e->max_ttl_ns) {
+			path_key(ld, "steps");
+			path_index(ld, i);
+			return fail_key(ld, cJSON_GetArrayItem(item(json, "steps"), i), "ttl", "%s",
+					"above max_ttl");
+		}
+	return 0;
+}
+
+static const struct ckey escalation_keys[] = {
+	{ .key = "events", .type = CT_CUSTOM, .off = offsetof(struct cfg_escalation, events),
+	  .fn = load_events },
+	{ FIELD("strikes", CT_UINT, struct cfg_escalation, strikes), .min = 1, .max = 1000000,
+	  .def = 10 },
+	{ FIELD("window", CT_DURATION, struct cfg_escalation, window_ns), .min = SEC,
+	  .max = 24 * HOUR, .def = 60 * SEC },
+	{ ARRAY("steps", struct cfg_escalation, steps, nsteps, struct cfg_esc_step),
+	  .flags = F_REQUIRED, .obj = &step_obj, .min = 1, .max = 8 },
+	{ FIELD("max_ttl", CT_DURATION, struct cfg_escalation, max_ttl_ns), .min = SEC,
+	  .max = 30 * 24 * HOUR, .def = 24 * HOUR },
+	{ NULL }
+};
+static const struct cobj escalation_obj = { escalation_keys, escalation_check };
+
 static const struct ckey top_keys[] = {
 	{ FIELD("workers", CT_UINT, struct gw_config, workers), .max = CFG_MAX_WORKERS },
 	{ FIELD("drain_timeout", CT_DURATION, struct gw_config, drain_timeout_ns),
@@ -1948,6 +2133,11 @@ static const struct ckey top_keys[] = {
 	  .flags = F_ALLOC, .esize = sizeof(struct cfg_audit) },
 	{ FIELD("admin", CT_OBJECT, struct gw_config, admin), .obj = &admin_obj,
 	  .flags = F_ALLOC, .esize = sizeof(struct cfg_admin) },
+	{ FIELD("keys", CT_OBJECT, struct gw_config, keys), .obj = &keys_obj },
+	{ .key = "tenants", .type = CT_CUSTOM, .fn = load_tenants, .obj = &tenant_obj },
+	{ FIELD("limits", CT_OBJECT, struct gw_config, limits), .obj = &limits_top_obj },
+	{ FIELD("escalation", CT_OBJECT, struct gw_config, escalation), .obj = &escalation_obj,
+	  .flags = F_ALLOC, .esize = sizeof(struct cfg_escalation) },
 	{ NULL }
 };
 static const struct cobj top_obj = { top_keys, top_check };
@@ -2244,6 +2434,15 @@ void config_free(struct gw_config *cfg)
 	if (cfg->admin)
 		free(cfg->admin->token_file);
 	free(cfg->admin);
+	if (cfg->keys.kf)
+		keyfile_free(cfg->keys.kf);
+	free(cfg->keys.kf);
+	free(cfg->keys.file);
+	free(cfg->keys.path);
+	free(cfg->tenants);
+	if (cfg->escalation)
+		free(cfg->escalation->steps);
+	free(cfg->escalation);
 	free(cfg->path);
 	free(cfg);
 }
@@ -2272,6 +2471,14 @@ void config_key_paths(void (*fn)(const char *path, void *arg), void *arg)
 	char path[256] = "";
 
 	walk_keys(&top_obj, path, sizeof(path), 0, fn, arg);
+}
+
+int config_tenant_index(const struct gw_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		if (!strcmp(cfg->tenants[i].name, name))
+			return (int)i;
+	return -1;
 }
 
 int config_pool_index(const struct gw_config *cfg, const char *name)

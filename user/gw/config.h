@@ -64,10 +64,77 @@ struct cfg_tls {
 	uint64_t ticket_rotation_ns;	/* 0: tickets off */
 };
 
+/* API keys on a listener: ignored (passed on as they came), optional, required */
+enum key_mode { KEYS_OFF = 0, KEYS_OPTIONAL, KEYS_REQUIRED };
+
 struct cfg_listener {
 	char name[CFG_NAME_LEN];
 	struct cfg_sockaddr addr;
 	struct cfg_tls *tls;	/* NULL: plain HTTP (behind another terminator) */
+	unsigned int api_keys;	/* enum key_mode */
+};
+
+/* A request's max_tokens above a cap: lowered to it, or refused with 400 */
+enum over_mode { OVER_LOWER = 0, OVER_REJECT };
+
+/*
+ * The limits of one scope: a key, a tenant, a source address, a route. 0: no
+ * limit. Rates are GCRA (user/gw/limit.h): requests_per_second with a burst
+ * of one second's worth, requests_per_minute with ten seconds' worth;
+ * token budgets take a request's prompt plus allowed completion before it
+ * is sent, and give back what the usage did not spend.
+ */
+struct cfg_limits {
+	uint32_t rps, rpm, concurrent;
+	uint64_t tpm, tpd;		/* tokens a minute, a day */
+	uint32_t max_prompt_tokens;	/* above: 400 */
+	uint32_t max_tokens_cap;	/* max_tokens above it: lowered or 400 (over) */
+	unsigned int over;		/* enum over_mode */
+};
+
+struct cfg_tenant {
+	char name[CFG_NAME_LEN];
+	struct cfg_limits limits;
+};
+
+struct cfg_limits_top {
+	struct cfg_limits per_key;	/* every key, beside its tenant's */
+	struct cfg_limits per_address;	/* every source address (IPv6 by /64) */
+	uint32_t default_max_tokens;	/* reserved for a request that names none */
+};
+
+/* What counts as a strike against a source address */
+enum esc_event { EV_RATE_LIMITED = 0, EV_POLICY, EV_AUTH_FAILED, EV_BAD_REQUEST, EV_TLS_FAILED,
+		 EV_N };
+extern const char *const esc_event_names[];
+
+struct cfg_esc_step {
+	unsigned int block;		/* 0: throttle to pps, 1: drop everything */
+	uint32_t pps;
+	uint64_t ttl_ns;
+};
+
+/*
+ * strikes events within window push the source one step on (written into
+ * the XDP throttle map with the step's TTL); a source past the last step
+ * repeats it with the TTL doubled each time, up to max_ttl; a quiet source
+ * steps back one level for every twice its last TTL it stays quiet.
+ */
+struct cfg_escalation {
+	uint32_t events;		/* bits of enum esc_event */
+	uint32_t strikes;
+	uint64_t window_ns;
+	struct cfg_esc_step *steps;
+	size_t nsteps;
+	uint64_t max_ttl_ns;
+};
+
+struct keyfile;
+
+struct cfg_keys {
+	char *file;			/* as written */
+	char *path;			/* resolved against the config's folder; NULL: no keys */
+	struct keyfile *kf;		/* loaded with the config */
 };
 
 struct cfg_http {
@@ -153,6 +220,7 @@ struct cfg_route {
 	int *fallback;			/* indexes, tried in order */
 	size_t nfallback;
 	enum api_kind api;
+	struct cfg_limits limits;	/* of all the route's requests together */
 };
 
 struct cfg_xdp_iface {
@@ -292,6 +360,11 @@ struct gw_config {
 	struct cfg_inspect inspect;
 	struct cfg_audit *audit;	/* NULL: no audit trail */
 	struct cfg_admin *admin;	/* NULL: no admin endpoint */
+	struct cfg_keys keys;
+	struct cfg_tenant *tenants;
+	size_t ntenants;
+	struct cfg_limits_top limits;
+	struct cfg_escalation *escalation;	/* NULL: no escalation */
 };
 
 /*
@@ -304,6 +377,7 @@ void config_free(struct gw_config *cfg);
 
 /* Lookups by name; -1 if absent. */
 int config_pool_index(const struct gw_config *cfg, const char *name);
+int config_tenant_index(const struct gw_config *cfg, const char *name);
 
 /*
  * Calls fn with the path of every key config_load() accepts, parents

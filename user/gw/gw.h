@@ -23,10 +23,12 @@
 #include "gw/config.h"
 #include "gw/detect.h"
 #include "gw/inspect.h"
+#include "gw/limit.h"
 #include "gw/http1.h"
 #include "gw/loop.h"
 #include "gw/metrics.h"
 #include "gw/tls.h"
+#include "gw/usage.h"
 
 #define SLUICED_VERSION		"0.1.0"
 #define GW_MAX_HEADERS		128
@@ -51,6 +53,7 @@ struct runtime {
 	SSL_CTX ***up_ctx;		/* [pool][backend]; NULL: http */
 	struct backend_health **health;	/* [pool][backend] */
 	bool route_needs_body;		/* a route matches on the model */
+	bool accounting;		/* keys or limits: answers' usage is read, budgets kept */
 	bool *pool_needs_body;		/* per pool: model_map, session by user, or prefix */
 	bool any_prefix;		/* a pool hashes the prompt: worth extracting it */
 	bool inspect;			/* the config inspects prompts */
@@ -93,6 +96,9 @@ struct view {
 struct worker_stats {
 	uint64_t accepted, requests, responses, errors, retries, shed, aborted, tls_failed;
 	uint64_t audit_lost;		/* records that could not be queued (logged each) */
+	uint64_t limited[LS_N][LW_N];	/* 429s by scope and limit */
+	uint64_t auth_failed;		/* 401s: no key where one is required, or a bad one */
+	uint64_t forbidden;		/* 403s: a key outside its models or routes */
 };
 
 struct listener {
@@ -190,6 +196,18 @@ struct client {
 	uint64_t up_since_ns;		/* the current upstream attempt began */
 	uint64_t upstream_ns;		/* this request's attempts, summed: not sluice's overhead */
 	bool sse;			/* the answer is text/event-stream */
+	/* origin, limits and token accounting */
+	const struct keyfile_entry *key;	/* in the view's config; NULL: no key */
+	const struct http1_header *key_hdr;	/* the header that carried it: not sent on */
+	int tenant;			/* config tenant, or -1 */
+	uint64_t max_tokens;		/* the body's, 0: none named */
+	bool stream_req;		/* the body asks for a stream */
+	uint64_t prompt_est, allowed;	/* reserved: prompt estimate, completion allowance */
+	struct limit_ticket lim;
+	struct usage_tap tap;
+	struct usage used;		/* settled at the request's end */
+	unsigned int retry_after;	/* of a local 429/503, 0: one second */
+	char rl_head[400];		/* x-ratelimit-* lines for the response */
 	struct client *prev, *next;
 };
 
@@ -260,7 +278,7 @@ uint64_t worker_rand(struct worker *w);
 /* apierr.c: errors in the API's own shape */
 void api_error(struct buf *out, enum api_kind api, unsigned int status, const char *type,
 	       const char *code, const char *message, const char *request_id, bool keep_alive,
-	       unsigned int retry_after);
+	       unsigned int retry_after, const char *extra);
 const char *http_reason(unsigned int status);
 
 /* route.c */

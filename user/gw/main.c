@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include "gw/admin.h"
 #include "gw/audit.h"
+#include "gw/escalate.h"
 #include "gw/gw.h"
 #include "gw/scan.h"
 #include "lib/dataplane.h"
@@ -365,6 +366,10 @@ int main(int argc, char **argv)
 
 	if (xdp_apply(&rt->cfg->xdp, true))
 		goto out;
+	if (limit_init() || escalate_init()) {
+		gw_log(0, "limits: out of memory");
+		goto out;
+	}
 	if (rt->cfg->audit && !(gw_audit = audit_start(rt->cfg->audit)))
 		goto out;
 
@@ -461,6 +466,8 @@ out_workers:
 out:
 	free(w);
 	free(fds);
+	limit_fini();
+	escalate_fini();
 	runtime_put(rt);
 	gw_log(1, "stopped");
 	return ret;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gw/audit.h"
+#include "gw/escalate.h"
 #include "gw/gw.h"
 #include "gw/metrics.h"
 #include "lib/dataplane.h"
@@ -188,6 +189,17 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 		fprintf(f, "\",estimated=\"true\"} %llu\n",
 			(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_TOKENS));
 	}
+	family(f, "sluice_tokens_total", "counter",
+	       "Tokens the backends reported, by route and direction (prompt, completion, cached).");
+	for (int s = 0; s < n[MK_ROUTE]; s++)
+		for (int d = 0; d < 3; d++) {
+			static const char *const dir[] = { "prompt", "completion", "cached" };
+
+			fputs("sluice_tokens_total{route=\"", f);
+			label(f, reg[MK_ROUTE].name[s]);
+			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
+				(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_PROMPT + d));
+		}
 	family(f, "sluice_pool_responses_total", "counter",
 	       "Upstream responses relayed, by pool and status class.");
 	for (int s = 0; s < n[MK_POOL]; s++)
@@ -327,6 +339,11 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 		st.errors += M_GET(w[i].st.errors);
 		st.aborted += M_GET(w[i].st.aborted);
 		st.audit_lost += M_GET(w[i].st.audit_lost);
+		st.auth_failed += M_GET(w[i].st.auth_failed);
+		st.forbidden += M_GET(w[i].st.forbidden);
+		for (int sc = 0; sc < LS_N; sc++)
+			for (int l = 0; l < LW_N; l++)
+				st.limited[sc][l] += M_GET(w[i].st.limited[sc][l]);
 		for (unsigned int k = 0; k < PII_NKINDS; k++) {
 			det[k] += M_GET(w[i].m.detected[k]);
 			mask[k] += M_GET(w[i].m.masked[k]);
@@ -359,6 +376,35 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 	fprintf(f, "sluice_retries_total %llu\n", (unsigned long long)st.retries);
 	family(f, "sluice_shed_total", "counter", "Requests shed with 503 (pools full).");
 	fprintf(f, "sluice_shed_total %llu\n", (unsigned long long)st.shed);
+	family(f, "sluice_rate_limited_total", "counter",
+	       "Requests refused with 429, by the scope and the limit that refused them.");
+	for (int sc = 0; sc < LS_N; sc++)
+		for (int l = LW_RPS; l < LW_N; l++)
+			fprintf(f, "sluice_rate_limited_total{scope=\"%s\",limit=\"%s\"} %llu\n",
+				limit_scope_name(sc), limit_what_name(l),
+				(unsigned long long)st.limited[sc][l]);
+	family(f, "sluice_auth_failures_total", "counter",
+	       "Requests refused with 401 (no API key where one is required, or an unknown one).");
+	fprintf(f, "sluice_auth_failures_total %llu\n", (unsigned long long)st.auth_failed);
+	family(f, "sluice_key_forbidden_total", "counter",
+	       "Requests refused with 403 (a key used outside its models or routes).");
+	fprintf(f, "sluice_key_forbidden_total %llu\n", (unsigned long long)st.forbidden);
+	{
+		uint64_t ew, ef, bs[8];
+
+		escalate_counts(&ew, &ef, bs);
+		family(f, "sluice_escalations_total", "counter",
+		       "Verdicts written into the XDP throttle map by escalation, by step.");
+		for (int i = 0; i < 8; i++)
+			if (bs[i] || !i)
+				fprintf(f, "sluice_escalations_total{step=\"%d\"} %llu\n", i + 1,
+					(unsigned long long)bs[i]);
+		family(f, "sluice_escalation_failures_total", "counter",
+		       "Verdicts that could not be written (no data plane, no permission).");
+		fprintf(f, "sluice_escalation_failures_total %llu\n", (unsigned long long)ef);
+	}
+	family(f, "sluice_limit_buckets", "gauge", "Limit buckets in use (keys, tenants, addresses, routes).");
+	fprintf(f, "sluice_limit_buckets %zu\n", limit_buckets_used());
 	family(f, "sluice_local_errors_total", "counter", "Error responses sluiced made itself.");
 	fprintf(f, "sluice_local_errors_total %llu\n", (unsigned long long)st.errors);
 	family(f, "sluice_client_aborts_total", "counter", "Clients that left before their answer.");

@@ -40,6 +40,9 @@ enum {
 	/* route: requests by decision and status class, estimated prompt tokens */
 	MR_REQ = 0,
 	MR_TOKENS = MR_REQ + M_DECISIONS * M_CLASSES,
+	MR_PROMPT,			/* as the backends reported them */
+	MR_COMPLETION,
+	MR_CACHED,
 	MR_WIDTH,
 	/* pool: responses by status class, requests shed, requests queued now */
 	MP_RESP = 0,

@@ -9,6 +9,7 @@
  * its upstream request aborted at once.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,10 @@
 #include <sys/epoll.h>
 #include <cjson/cJSON.h>
 #include "gw/audit.h"
+#include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
+#include "lib/keyfile.h"
 
 static void client_step(struct client *c);
 
@@ -130,8 +133,14 @@ static bool filter_start(struct client *c, const struct http1_msg *m)
 }
 
 /* Ends the request's hold on its view (and the view itself when it was the last). */
+static void settle(struct client *c);
+
 static void request_end(struct client *c)
 {
+	settle(c);
+	if (c->inspected && c->insp.escalations && c->view)
+		escalate_strike(c->view->rt->cfg, &c->peer, EV_POLICY, c->insp.escalations,
+				c->w->loop.now_ns);
 	audit_request(c);
 	filter_end(c);
 	if (c->inspected) {
@@ -222,7 +231,8 @@ static int client_flush(struct client *c)
 static void client_fail(struct client *c, unsigned int status, const char *type, const char *code,
 			const char *msg, bool keep)
 {
-	unsigned int retry_after = status == 503 || status == 429 ? 1 : 0;
+	unsigned int retry_after = status == 503 || status == 429 ?
+				   (c->retry_after ? c->retry_after : 1) : 0;
 
 	c->status = status;
 	c->local_error = true;
@@ -231,7 +241,7 @@ static void client_fail(struct client *c, unsigned int status, const char *type,
 	if (!keep || c->w->drain)
 		c->close_after = true;
 	api_error(&c->out, c->api, status, type, code, msg, c->request_id, !c->close_after,
-		  retry_after);
+		  retry_after, c->rl_head);
 	c->state = C_LOCAL;
 	request_end(c);
 	if (gw_verbose)
@@ -251,6 +261,7 @@ static void client_refuse(struct client *c, int err, const char *why)
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "malformed request: %s", why ? why : http_reason(status));
+	escalate_strike(c->w->view->rt->cfg, &c->peer, EV_BAD_REQUEST, 1, c->w->loop.now_ns);
 	client_fail(c, status, "invalid_request_error", NULL, msg, false);
 }
 
@@ -324,6 +335,11 @@ static void prompt_head(struct buf *b, const cJSON *root)
  * The model and user fields of a JSON body; the body is refused if it is
  * not JSON where it must be.
  */
+/* The names APIs give the completion's bound: chat, newer chat, Responses */
+static const char *const max_tokens_keys[] = {
+	"max_tokens", "max_completion_tokens", "max_output_tokens", NULL
+};
+
 static int body_model(struct client *c)
 {
 	cJSON *root, *model, *user;
@@ -343,6 +359,15 @@ static int body_model(struct client *c)
 	user = cJSON_GetObjectItemCaseSensitive(root, "user");
 	if (cJSON_IsString(user) && user->valuestring)
 		c->user = strdup(user->valuestring);
+	for (const char *const *k = max_tokens_keys; *k; k++) {
+		const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, *k);
+
+		if (cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e12) {
+			c->max_tokens = (uint64_t)mt->valuedouble;
+			break;
+		}
+	}
+	c->stream_req = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"));
 	if (c->view->rt->any_prefix)
 		prompt_head(&c->prompt_head, root);
 	cJSON_Delete(root);
@@ -419,6 +444,273 @@ static int inspect_body(struct client *c, const struct cfg_route **rp)
 	return 0;
 }
 
+/* --- origins, limits and token accounting ------------------------------------ */
+
+/* The key a request presents: Authorization: Bearer, x-api-key (Anthropic), api-key (Azure). */
+static const struct http1_header *key_header(const struct client *c, const char **key,
+					     size_t *len)
+{
+	static const char *const names[] = { "authorization", "x-api-key", "api-key", NULL };
+
+	for (const char *const *n = names; *n; n++) {
+		const struct http1_header *h = http1_find(&c->req, *n, NULL);
+		const char *v;
+		size_t l;
+
+		if (!h)
+			continue;
+		v = h->value;
+		l = h->value_len;
+		if (n == names) {
+			if (l < 7 || strncasecmp(v, "bearer ", 7))
+				continue;
+			v += 7;
+			l -= 7;
+			while (l && *v == ' ')
+				v++, l--;
+		}
+		*key = v;
+		*len = l;
+		return h;
+	}
+	return NULL;
+}
+
+/* Who sends the request: its key (and the key's tenant), as the listener asks. 0, or -1 answered. */
+static int origin(struct client *c)
+{
+	const struct gw_config *cfg = c->view->rt->cfg;
+	unsigned int mode = cfg->listeners[c->listener].api_keys;
+	const struct keyfile_entry *e = NULL;
+	const struct http1_header *h;
+	const char *key;
+	size_t len;
+
+	if (mode == KEYS_OFF)
+		return 0;
+	if (!(h = key_header(c, &key, &len))) {
+		if (mode == KEYS_OPTIONAL)
+			return 0;
+		M_INC(c->w->st.auth_failed);
+		escalate_strike(cfg, &c->peer, EV_AUTH_FAILED, 1, c->w->loop.now_ns);
+		client_fail(c, 401, "invalid_request_error", "missing_api_key",
+			    "an API key is required (Authorization: Bearer KEY, x-api-key or api-key)",
+			    true);
+		return -1;
+	}
+	if (cfg->keys.kf)
+		e = keyfile_find(cfg->keys.kf, key, len);
+	if (!e) {
+		M_INC(c->w->st.auth_failed);
+		escalate_strike(cfg, &c->peer, EV_AUTH_FAILED, 1, c->w->loop.now_ns);
+		client_fail(c, 401, "invalid_request_error", "invalid_api_key",
+			    "the API key is not valid", true);
+		return -1;
+	}
+	c->key = e;
+	c->key_hdr = h;
+	c->tenant = config_tenant_index(cfg, e->tenant);
+	return 0;
+}
+
+/* May the request's key use its route and model? 0, or -1 answered with 403. */
+static int permit(struct client *c, const struct cfg_route *r)
+{
+	const struct keyfile_entry *e = c->key;
+	char msg[200];
+	bool ok;
+
+	if (!e)
+		return 0;
+	ok = !e->nroutes;
+	for (size_t i = 0; i < e->nroutes && !ok; i++)
+		ok = !strcmp(e->routes[i], r->name);
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "the API key %s may not use route %s", e->id, r->name);
+		goto refuse;
+	}
+	ok = !e->nmodels;
+	for (size_t i = 0; i < e->nmodels && !ok && c->model; i++)
+		ok = !fnmatch(e->models[i], c->model, 0);
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "the API key %s may not use model %.80s", e->id,
+			 c->model ? c->model : "(none named)");
+		goto refuse;
+	}
+	return 0;
+refuse:
+	M_INC(c->w->st.forbidden);
+	client_fail(c, 403, "invalid_request_error", "model_not_allowed", msg, true);
+	return -1;
+}
+
+static bool limits_any(const struct cfg_limits *l)
+{
+	return l->rps || l->rpm || l->concurrent || l->tpm || l->tpd || l->max_prompt_tokens ||
+	       l->max_tokens_cap;
+}
+
+/* The source address as a limit scope: IPv4 whole, IPv6 by its /64. */
+static void address_id(const struct client *c, char *out, size_t size)
+{
+	if (c->peer.ss_family == AF_INET6) {
+		struct in6_addr a = ((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
+		char t[INET6_ADDRSTRLEN];
+
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], out, size);
+			return;
+		}
+		memset(&a.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &a, t, sizeof(t));
+		snprintf(out, size, "%s/64", t);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr, out, size);
+	}
+}
+
+/* The body with its completion bound set to cap (the name it used, else max_tokens). */
+static int set_max_tokens(struct client *c, uint64_t cap)
+{
+	cJSON *root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body));
+	const char *name = "max_tokens";
+	char *out;
+	int err = 0;
+
+	if (!root)
+		return -EINVAL;
+	for (const char *const *k = max_tokens_keys; *k; k++)
+		if (cJSON_GetObjectItemCaseSensitive(root, *k)) {
+			name = *k;
+			break;
+		}
+	cJSON_DeleteItemFromObjectCaseSensitive(root, name);
+	if (!cJSON_AddNumberToObject(root, name, (double)cap) ||
+	    !(out = cJSON_PrintUnformatted(root))) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	cJSON_Delete(root);
+	buf_reset(&c->body);
+	if (buf_append(&c->body, out, strlen(out), strlen(out)))
+		err = -ENOMEM;
+	explicit_bzero(out, strlen(out));
+	cJSON_free(out);
+	c->max_tokens = cap;
+	return err;
+}
+
+/*
+ * The limits of every scope the request draws on (its key, the key's
+ * tenant, its source address, its route): the prompt and completion bounds
+ * first (400), then one request and prompt + allowed completion tokens
+ * reserved from every budget at once (429). 0 to go on, -1 answered.
+ */
+static int admit(struct client *c, const struct cfg_route *r)
+{
+	const struct gw_config *cfg = c->view->rt->cfg;
+	struct limit_ask ask[LS_N];
+	struct limit_refusal why;
+	struct limit_view v;
+	char addr[INET6_ADDRSTRLEN + 4], msg[256];
+	uint64_t cap = 0, now = c->w->loop.now_ns;
+	bool reject = false;
+	int n = 0;
+
+	if (c->key && limits_any(&cfg->limits.per_key))
+		ask[n++] = (struct limit_ask){ LS_KEY, c->key->id, &cfg->limits.per_key };
+	if (c->tenant >= 0 && limits_any(&cfg->tenants[c->tenant].limits))
+		ask[n++] = (struct limit_ask){ LS_TENANT, cfg->tenants[c->tenant].name,
+					       &cfg->tenants[c->tenant].limits };
+	if (limits_any(&cfg->limits.per_address)) {
+		address_id(c, addr, sizeof(addr));
+		ask[n++] = (struct limit_ask){ LS_ADDRESS, addr, &cfg->limits.per_address };
+	}
+	if (limits_any(&r->limits))
+		ask[n++] = (struct limit_ask){ LS_ROUTE, r->name, &r->limits };
+	/* An estimate until the tokenizer counts: about four bytes a token */
+	c->prompt_est = buf_used(&c->body) / 4;
+	for (int i = 0; i < n; i++) {
+		const struct cfg_limits *l = ask[i].l;
+
+		if (l->max_prompt_tokens && c->prompt_est > l->max_prompt_tokens) {
+			snprintf(msg, sizeof(msg), "the prompt has about %llu tokens; the %s limit is %u",
+				 (unsigned long long)c->prompt_est, limit_scope_name(ask[i].scope),
+				 l->max_prompt_tokens);
+			client_fail(c, 400, "invalid_request_error", "max_prompt_tokens", msg, true);
+			return -1;
+		}
+		if (l->max_tokens_cap && (!cap || l->max_tokens_cap < cap)) {
+			cap = l->max_tokens_cap;
+			reject = l->over == OVER_REJECT;
+		}
+	}
+	c->allowed = c->max_tokens ? c->max_tokens : cfg->limits.default_max_tokens;
+	if (cap && c->allowed > cap) {
+		if (reject && c->max_tokens) {
+			snprintf(msg, sizeof(msg), "max_tokens %llu is above this key's cap of %llu",
+				 (unsigned long long)c->max_tokens, (unsigned long long)cap);
+			client_fail(c, 400, "invalid_request_error", "max_tokens_cap", msg, true);
+			return -1;
+		}
+		/* lowered, or set where the request named none: the backend is bound too */
+		if (buf_used(&c->body) && set_max_tokens(c, cap)) {
+			client_fail(c, 400, "invalid_request_error", "invalid_json",
+				    "the request body is not valid JSON", true);
+			return -1;
+		}
+		c->allowed = cap;
+	}
+	if (usage_tap_init(&c->tap)) {
+		client_fail(c, 500, "api_error", NULL, "out of memory", false);
+		return -1;
+	}
+	if (!n)
+		return 0;
+	if (limit_acquire(&c->lim, ask, n, c->prompt_est + c->allowed, now, &v, &why)) {
+		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
+		M_INC(c->w->st.limited[why.scope][why.what]);
+		escalate_strike(cfg, &c->peer, EV_RATE_LIMITED, 1, now);
+		if (why.what == LW_TPM || why.what == LW_TPD)
+			snprintf(msg, sizeof(msg), "%s: %s of %s %s reached (this request needs %llu)",
+				 why.retry_ns ? "rate limit" : "request too large for the limit",
+				 limit_what_name(why.what), limit_scope_name(why.scope),
+				 why.scope == LS_KEY ? c->key->id : why.scope == LS_TENANT ?
+				 cfg->tenants[c->tenant].name : why.scope == LS_ROUTE ? r->name : addr,
+				 (unsigned long long)(c->prompt_est + c->allowed));
+		else
+			snprintf(msg, sizeof(msg), "rate limit: %s of %s %s reached",
+				 limit_what_name(why.what), limit_scope_name(why.scope),
+				 why.scope == LS_KEY ? c->key->id : why.scope == LS_TENANT ?
+				 cfg->tenants[c->tenant].name : why.scope == LS_ROUTE ? r->name : addr);
+		c->retry_after = why.retry_ns ?
+			(unsigned int)((why.retry_ns + 999999999ULL) / 1000000000ULL) : 0;
+		client_fail(c, 429, why.what == LW_TPM || why.what == LW_TPD ? "tokens" : "requests",
+			    "rate_limit_exceeded", msg, true);
+		return -1;
+	}
+	limit_headers(&v, c->rl_head, sizeof(c->rl_head));
+	return 0;
+}
+
+/* The request's tokens: reported usage, else estimated; its reservation settled. */
+static void settle(struct client *c)
+{
+	uint64_t reserved = c->prompt_est + c->allowed, spent = 0;
+
+	usage_parse(&c->tap, &c->used);
+	if (c->used.found) {
+		spent = c->used.prompt + c->used.completion;
+	} else if (c->first_byte_ns && c->status < 400) {
+		/* no usage in the answer: the prompt and about four bytes a token of it */
+		spent = c->prompt_est + c->tap.bytes / 4;
+		if (spent > reserved)
+			spent = reserved;
+	}
+	limit_release(&c->lim, spent, c->w->loop.now_ns);
+	usage_tap_free(&c->tap);
+}
+
 /* Everything of the request is here: route it and send it upstream. */
 static void dispatch(struct client *c)
 {
@@ -431,6 +723,8 @@ static void dispatch(struct client *c)
 	c->view = w->view;
 	c->view->users++;
 	cfg = c->view->rt->cfg;
+	if (origin(c))
+		return;
 	/* The body is read as JSON only where something needs what it says */
 	if (c->view->rt->route_needs_body && body_model(c)) {
 		client_fail(c, 400, "invalid_request_error", "invalid_json",
@@ -464,6 +758,8 @@ static void dispatch(struct client *c)
 	c->pool = r->pool;
 	c->no_fallback = false;
 	if (c->view->rt->inspect && buf_used(&c->body) && inspect_body(c, &r))
+		return;
+	if (c->view->rt->accounting && (permit(c, r) || admit(c, r)))
 		return;
 	c->pool_step = 0;
 	c->tried = 0;
@@ -561,6 +857,15 @@ static void head_complete(struct client *c, size_t len)
 	c->local_error = false;
 	c->status = 0;
 	c->route = c->pool = c->backend = -1;
+	c->key = NULL;
+	c->key_hdr = NULL;
+	c->tenant = -1;
+	c->max_tokens = 0;
+	c->stream_req = false;
+	c->prompt_est = c->allowed = 0;
+	c->retry_after = 0;
+	c->rl_head[0] = '\0';
+	memset(&c->used, 0, sizeof(c->used));
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
 			    false);
@@ -741,6 +1046,7 @@ static void client_handshake(struct client *c)
 	}
 	if (ret) {
 		M_INC(c->w->st.tls_failed);
+		escalate_strike(c->w->view->rt->cfg, &c->peer, EV_TLS_FAILED, 1, c->w->loop.now_ns);
 		if (c->m_listener)
 			M_INC(c->m_listener[ML_TLS_FAILED]);
 		if (gw_verbose)
@@ -989,6 +1295,8 @@ void client_response_head(struct client *c, struct upconn *u)
 	}
 	if (chunked_out && !c->is_head)
 		buf_printf(out, max, "transfer-encoding: chunked\r\n");
+	if (c->rl_head[0])
+		buf_printf(out, max, "%s", c->rl_head);
 	buf_printf(out, max, "x-request-id: %s\r\nconnection: %s\r\n\r\n", c->request_id,
 		   c->close_after || !c->keep_alive ? "close" : "keep-alive");
 	if (c->hold || out != &c->out)
@@ -1014,6 +1322,7 @@ static void stream_gap(struct client *c)
 void client_response_data(struct client *c, const char *data, size_t len)
 {
 	stream_gap(c);
+	usage_tap_add(&c->tap, data, len);
 	if (buf_append(&c->out, data, len, max_out())) {
 		client_close(c);
 		return;
@@ -1054,6 +1363,7 @@ void client_response_body(struct client *c, const char *data, size_t len)
 	int err;
 
 	stream_gap(c);
+	usage_tap_add(&c->tap, data, len);
 	if ((err = restore_feed(c->filter, data, len, &tmp, max_out()))) {
 		/* fail closed: an answer too large to judge does not reach the client */
 		if (err == -EMSGSIZE)

@@ -12,6 +12,7 @@
 #include "gw/audit.h"
 #include "gw/gw.h"
 #include "lib/jsonw.h"
+#include "lib/keyfile.h"
 
 struct audit *gw_audit;
 
@@ -151,10 +152,8 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 	session(jw, c);
 	jsonw_name(jw, "origin");
 	jsonw_start_object(jw);
-	jsonw_name(jw, "key");
-	jsonw_null(jw);
-	jsonw_name(jw, "tenant");
-	jsonw_null(jw);
+	string_or_null(jw, "key", c->key ? c->key->id : NULL);
+	string_or_null(jw, "tenant", c->key ? c->key->tenant : NULL);
 	jsonw_string_field(jw, "ip", ip);
 	jsonw_end_object(jw);
 	string_or_null(jw, "route", c->route >= 0 && (size_t)c->route < cfg->nroutes ?
@@ -189,8 +188,18 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 		jsonw_uint_field(jw, "strikes", in->escalations);
 	jsonw_name(jw, "tokens");
 	jsonw_start_object(jw);
-	jsonw_uint_field(jw, "prompt", buf_used(&c->body) / 4);
-	jsonw_bool_field(jw, "estimated", true);
+	if (c->used.found) {
+		jsonw_uint_field(jw, "prompt", c->used.prompt);
+		jsonw_uint_field(jw, "completion", c->used.completion);
+		jsonw_uint_field(jw, "cached", c->used.cached);
+		jsonw_uint_field(jw, "reasoning", c->used.reasoning);
+		jsonw_bool_field(jw, "estimated", false);
+	} else {
+		jsonw_uint_field(jw, "prompt", buf_used(&c->body) / 4);
+		jsonw_bool_field(jw, "estimated", true);
+	}
+	if (c->allowed)
+		jsonw_uint_field(jw, "reserved", c->prompt_est + c->allowed);
 	jsonw_end_object(jw);
 	jsonw_uint_field(jw, "status", c->status);
 	jsonw_float_field(jw, "latency_ms", (now - c->head_ns) / 1e6);
@@ -236,6 +245,11 @@ static void count_request(struct client *c, const struct runtime *rt)
 						     rt->no_route_slot))) {
 		M_INC(row[MR_REQ + decision_of(c) * M_CLASSES + cls]);
 		M_ADD(row[MR_TOKENS], buf_used(&c->body) / 4);
+		if (c->used.found) {
+			M_ADD(row[MR_PROMPT], c->used.prompt);
+			M_ADD(row[MR_COMPLETION], c->used.completion);
+			M_ADD(row[MR_CACHED], c->used.cached);
+		}
 	}
 	if (!c->local_error && c->pool >= 0 && (size_t)c->pool < rt->cfg->npools &&
 	    (row = metrics_row(wm, MK_POOL, rt->slot[MK_POOL][c->pool])))

@@ -104,6 +104,13 @@ static int inspect_setup(struct runtime *rt, char *err, size_t errlen)
 	return detect_compile(&rt->detect, in, err, errlen);
 }
 
+static bool limits_set(const struct cfg_limits *l)
+{
+	static const struct cfg_limits none;
+
+	return memcmp(l, &none, sizeof(none)) != 0;
+}
+
 /* Metric slots by name: counters go on across reloads that keep a name. */
 static int metric_slots(struct runtime *rt)
 {
@@ -147,9 +154,17 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 	if (!rt->tls || !rt->pools || !rt->up_ctx || !rt->health || !rt->pool_needs_body)
 		goto oom;
 	/* What makes a request's JSON body worth parsing: most requests need none of it */
-	for (size_t i = 0; i < cfg->nroutes; i++)
+	rt->accounting = cfg->keys.kf || cfg->ntenants || limits_set(&cfg->limits.per_key) ||
+			 limits_set(&cfg->limits.per_address);
+	for (size_t i = 0; i < cfg->nroutes; i++) {
 		if (cfg->routes[i].model_glob)
 			rt->route_needs_body = true;
+		if (limits_set(&cfg->routes[i].limits))
+			rt->accounting = true;
+	}
+	/* keys may be bound to models; budgets need max_tokens */
+	if (rt->accounting)
+		rt->route_needs_body = true;
 	for (size_t p = 0; p < cfg->npools; p++) {
 		const struct cfg_pool *pc = &cfg->pools[p];
 

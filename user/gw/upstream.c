@@ -214,7 +214,8 @@ static int build_request(struct upconn *u, struct client *c)
 	for (unsigned int i = 0; i < m->nhdr; i++) {
 		const struct http1_header *h = &m->hdr[i];
 
-		if (http1_is_hop_by_hop(m, h->name, h->name_len) ||
+		/* the client's sluice key stays here */
+		if (h == c->key_hdr || http1_is_hop_by_hop(m, h->name, h->name_len) ||
 		    http1_iequal(h->name, h->name_len, "host", 4) ||
 		    http1_iequal(h->name, h->name_len, "content-length", 14) ||
 		    http1_iequal(h->name, h->name_len, "expect", 6) ||

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Strikes per source and their verdicts in the XDP throttle map (see escalate.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include "gw/audit.h"
+#include "gw/escalate.h"
+#include "gw/gw.h"
+#include "lib/cidr.h"
+#include "lib/dataplane.h"
+#include "lib/throttle.h"
+
+#define CHAINS	4096
+
+struct source {
+	struct source *next;
+	struct cidr key;
+	uint32_t count;			/* strikes in the current window */
+	uint32_t events[EV_N];		/* ... by event */
+	uint64_t window_start;
+	uint32_t level;			/* steps taken */
+	uint64_t last_ns, last_ttl;	/* the last verdict */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct source **chain;
+static size_t nsources;
+static bool full_logged;
+static uint64_t written, failed, by_step[8];
+
+int escalate_init(void)
+{
+	if (!chain && !(chain = calloc(CHAINS, sizeof(*chain))))
+		return -ENOMEM;
+	return 0;
+}
+
+void escalate_fini(void)
+{
+	if (!chain)
+		return;
+	for (int i = 0; i < CHAINS; i++)
+		for (struct source *s = chain[i], *n; s; s = n) {
+			n = s->next;
+			free(s);
+		}
+	free(chain);
+	chain = NULL;
+	nsources = 0;
+}
+
+/* peer as the throttle map keys it: v4 /32, v6 /64 (a v4-mapped v6 as v4) */
+static void key_of(const struct sockaddr_storage *peer, struct cidr *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (peer->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			k->family = SLUICE_AF_INET;
+			k->prefixlen = 32;
+			memcpy(&k->addr[0], &a->s6_addr[12], 4);
+			return;
+		}
+		k->family = SLUICE_AF_INET6;
+		k->prefixlen = 64;
+		memcpy(k->addr, a->s6_addr, 8);
+	} else {
+		k->family = SLUICE_AF_INET;
+		k->prefixlen = 32;
+		k->addr[0] = ((const struct sockaddr_in *)peer)->sin_addr.s_addr;
+	}
+}
+
+static unsigned int hash_of(const struct cidr *k)
+{
+	uint32_t h = 2166136261U;
+	const unsigned char *p = (const unsigned char *)k;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ p[i]) * 16777619U;
+	return h % CHAINS;
+}
+
+/* Nothing to remember: its window is over and it has no verdict left to decay from. */
+static bool spent(const struct source *s, const struct cfg_escalation *e, uint64_t now)
+{
+	return now - s->window_start > e->window_ns &&
+	       (!s->level || now - s->last_ns > 2 * s->last_ttl * s->level);
+}
+
+static struct source *source_get(const struct cidr *k, const struct cfg_escalation *e,
+				 uint64_t now)
+{
+	struct source **pp = &chain[hash_of(k)], *s;
+
+	while ((s = *pp)) {
+		if (!memcmp(&s->key, k, sizeof(*k)))
+			return s;
+		if (spent(s, e, now)) {
+			*pp = s->next;
+			free(s);
+			nsources--;
+			continue;
+		}
+		pp = &s->next;
+	}
+	if (nsources >= ESCALATE_SOURCES || !(s = calloc(1, sizeof(*s)))) {
+		if (!full_logged)
+			gw_log(0, "escalation: %zu sources tracked: strikes of new sources are ignored",
+			       nsources);
+		full_logged = true;
+		return NULL;
+	}
+	full_logged = false;
+	nsources++;
+	s->key = *k;
+	s->window_start = now;
+	s->next = *pp;
+	*pp = s;
+	return s;
+}
+
+static void realtime_text(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* The verdict for s at step level (0-based), into the throttle map, the log and the audit trail. */
+static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t now)
+{
+	unsigned int idx = s->level < e->nsteps ? s->level : e->nsteps - 1;
+	const struct cfg_esc_step *st = &e->steps[idx];
+	uint64_t ttl = st->ttl_ns;
+	char src[CIDR_STRLEN], why[SLUICE_REASON_LEN], evs[160] = "", ts[64], pps[24] = "";
+	char *rec = NULL;
+	struct dataplane dp;
+	size_t o = 0;
+	int err;
+
+	for (uint32_t extra = s->level >= e->nsteps ? s->level - (e->nsteps - 1) : 0;
+	     extra-- && ttl < e->max_ttl_ns;)
+		ttl *= 2;
+	if (ttl > e->max_ttl_ns)
+		ttl = e->max_ttl_ns;
+	cidr_format(&s->key, src, sizeof(src));
+	for (int i = 0; i < EV_N; i++)
+		if (s->events[i] && o < sizeof(evs))
+			o += snprintf(evs + o, sizeof(evs) - o, "%s%s=%u", o ? "," : "",
+				      esc_event_names[i], s->events[i]);
+	snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs);
+	err = dataplane_open(&dp, DP_LOCK | DP_NOCREATE);
+	if (!err) {
+		err = throttle_add(&dp, &s->key, st->block ? 0 : st->pps, st->block ? 0 : st->pps,
+				   ttl, why, SLUICE_ORIGIN_DAEMON);
+		dataplane_close(&dp);
+	}
+	if (err) {
+		failed++;
+		gw_log(0, "escalation: source=%s step=%u: cannot write the throttle map: %s", src,
+		       idx + 1, strerror(-err));
+	} else {
+		written++;
+		by_step[idx < 8 ? idx : 7]++;
+		if (!st->block)
+			snprintf(pps, sizeof(pps), " pps=%u", st->pps);
+		gw_log(1, "escalation source=%s step=%u action=%s%s ttl=%llus events=\"%s\"", src,
+		       idx + 1, st->block ? "block" : "throttle", pps,
+		       (unsigned long long)(ttl / 1000000000ULL), evs);
+	}
+	if (gw_audit) {
+		char evj[EV_N * 32] = "";
+
+		o = 0;
+		for (int i = 0; i < EV_N; i++)
+			if (s->events[i])
+				o += snprintf(evj + o, sizeof(evj) - o, "%s\"%s\":%u", o ? "," : "",
+					      esc_event_names[i], s->events[i]);
+		realtime_text(ts, sizeof(ts));
+		if (asprintf(&rec, "\"ts\":\"%s\",\"event\":\"escalation\",\"source\":\"%s\","
+			     "\"step\":%u,\"action\":\"%s\",\"pps\":%u,\"ttl_s\":%llu,"
+			     "\"strikes\":%u,\"window_s\":%llu,\"events\":{%s},\"written\":%s",
+			     ts, src, idx + 1, st->block ? "block" : "throttle", st->block ? 0 : st->pps,
+			     (unsigned long long)(ttl / 1000000000ULL), s->count,
+			     (unsigned long long)(e->window_ns / 1000000000ULL), evj,
+			     err ? "false" : "true") < 0)
+			rec = NULL;
+		if (!rec || !audit_submit(gw_audit, rec, strlen(rec)))
+			gw_log(0, "audit: no record of the escalation of %s: %s", src,
+			       rec ? strerror(errno) : "out of memory");
+		free(rec);
+	}
+	s->last_ns = now;
+	s->last_ttl = ttl;
+	s->level++;
+	s->count = 0;
+	memset(s->events, 0, sizeof(s->events));
+	s->window_start = now;
+}
+
+void escalate_strike(const struct gw_config *cfg, const struct sockaddr_storage *peer,
+		     enum esc_event ev, unsigned int n, uint64_t now)
+{
+	const struct cfg_escalation *e = cfg->escalation;
+	struct cidr k;
+	struct source *s;
+
+	if (!e || !n || !(e->events & (1U << ev)) || !chain)
+		return;
+	if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6)
+		return;
+	key_of(peer, &k);
+	pthread_mutex_lock(&lock);
+	if ((s = source_get(&k, e, now))) {
+		/* quiet since the last verdict: a step back for every twice its TTL */
+		if (s->level && s->last_ttl && now - s->last_ns > 2 * s->last_ttl) {
+			uint64_t back = (now - s->last_ns) / (2 * s->last_ttl);
+
+			s->level = back >= s->level ? 0 : s->level - (uint32_t)back;
+			s->last_ns = now;
+		}
+		if (now - s->window_start > e->window_ns) {
+			s->window_start = now;
+			s->count = 0;
+			memset(s->events, 0, sizeof(s->events));
+		}
+		s->count += n;
+		s->events[ev] += n;
+		if (s->count >= e->strikes)
+			verdict(s, e, now);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void escalate_counts(uint64_t *w, uint64_t *f, uint64_t bs[8])
+{
+	pthread_mutex_lock(&lock);
+	*w = written;
+	*f = failed;
+	memcpy(bs, by_step, sizeof(by_step));
+	pthread_mutex_unlock(&lock);
+}

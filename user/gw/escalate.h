@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Escalation: strikes against source addresses, from the events the
+ * config's escalation section names, pushed down to the NIC. A source that
+ * gathers escalation.strikes strikes within escalation.window gets its next
+ * step: a verdict in the pinned XDP throttle map (a pps cap, or drop
+ * everything) with the step's TTL, which the data plane enforces before the
+ * kernel stack. Past the last step, the last step repeats with its TTL
+ * doubled each time, up to max_ttl; a source that stays quiet for twice its
+ * last TTL goes back one step. Each verdict is logged and, when there is an
+ * audit trail, recorded in it (source, step, action, TTL, the events that
+ * led to it). Sources are kept by their XDP key (IPv4 /32, IPv6 by its
+ * /64) in a table of ESCALATE_SOURCES; a full table ignores new sources.
+ */
+#ifndef SLUICE_GW_ESCALATE_H
+#define SLUICE_GW_ESCALATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "gw/config.h"
+
+#define ESCALATE_SOURCES	65536
+
+int escalate_init(void);
+void escalate_fini(void);
+
+/* n events ev from peer at now (monotonic ns), as cfg says; any thread. */
+void escalate_strike(const struct gw_config *cfg, const struct sockaddr_storage *peer,
+		     enum esc_event ev, unsigned int n, uint64_t now);
+
+/* Verdicts written, and the ones that failed to be (for metrics). */
+void escalate_counts(uint64_t *written, uint64_t *failed, uint64_t by_step[8]);
+
+#endif
