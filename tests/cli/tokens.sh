@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The token counter (user/lib/bpe.c) against the npm tokenizer it must
+# equal: js-tiktoken's counts for every text of tests/data/tokens/corpus.jsonl
+# (prose, code, emoji, CJK and other scripts, white space runs, long numbers,
+# contractions, invalid-looking input), with o200k_base and cl100k_base.
+# Every text must agree exactly; the first ones that differ are shown.
+. "$(dirname "$0")/lib.sh"
+B=${SLUICE_BUILD:-build}
+CORPUS=tests/data/tokens/corpus.jsonl
+COUNT=$B/bench/bpe_count
+
+n=$(grep -c . "$CORPUS")
+why=
+[ "$n" -ge 1000 ] || because "$n texts, want at least 1000"
+grep -qP '[\x{4e00}-\x{9fff}]' "$CORPUS" || because "no CJK"
+grep -qP '[\x{1F300}-\x{1FAFF}]' "$CORPUS" || because "no emoji"
+grep -qE '[0-9]{12}' "$CORPUS" || because "no long numbers"
+report "the corpus has $n varied texts (CJK, emoji, long numbers)" "$why"
+
+for enc in o200k_base cl100k_base; do
+	why=
+	"$COUNT" -e "$enc" -r "$B/share/tiktoken/$enc.tiktoken" "$CORPUS" >"$tmp/c" 2>"$tmp/err" ||
+		because "bpe_count failed"
+	node scripts/bench/tiktoken_count.mjs "$B/npm-tiktoken" "$enc" "$CORPUS" >"$tmp/js" 2>>"$tmp/err" ||
+		because "js-tiktoken failed"
+	if [ -z "$why" ]; then
+		[ "$(grep -c . "$tmp/js")" = "$n" ] || because "js-tiktoken gave $(grep -c . "$tmp/js") counts for $n texts"
+		paste -d' ' "$tmp/c" "$tmp/js" | awk '$1 != $2 { print NR": sluice "$1", js-tiktoken "$2 }' >"$tmp/diff"
+		[ -s "$tmp/diff" ] && because "$(wc -l <"$tmp/diff") texts differ, first: $(head -3 "$tmp/diff" | tr '\n' ';')"
+	fi
+	report "$enc: the same count as js-tiktoken for all $n texts ($(awk "{ s += \$1 } END { print s }" "$tmp/c") tokens)" "$why"
+done
+
+# Near misses that must differ: the counter is not just counting bytes
+why=
+printf '"hello world"\n"hello  world"\n"ＨＥＬＬＯ"\n' >"$tmp/few"
+"$COUNT" -e o200k_base -r "$B/share/tiktoken/o200k_base.tiktoken" "$tmp/few" >"$tmp/c" 2>"$tmp/err"
+[ "$(tr '\n' ' ' <"$tmp/c")" = "$(node scripts/bench/tiktoken_count.mjs "$B/npm-tiktoken" o200k_base "$tmp/few" | tr '\n' ' ')" ] ||
+	because "counts $(tr '\n' ' ' <"$tmp/c") differ from js-tiktoken's"
+[ "$(head -1 "$tmp/c")" = 2 ] || because "'hello world' is $(head -1 "$tmp/c") tokens, want 2"
+report "small texts: 'hello world' is 2 tokens, and js-tiktoken agrees on spacing and full-width letters" "$why"
+
+# A bad rank table is refused by name
+why=
+printf 'not base64!! 0\n' >"$tmp/bad.tiktoken"
+"$COUNT" -e o200k_base -r "$tmp/bad.tiktoken" "$tmp/few" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] || because "exit $rc, want 1"
+grep -q "bad.tiktoken" "$tmp/err" || because "the error does not name the file"
+report "a bad rank table is refused, naming the file" "$why"
+echo "1..$ntests"
