@@ -936,9 +936,9 @@ static void test_boundary_rules(void **state)
 
 /* PEM */
 
-#define PEM_RSA	"-----BEGIN RSA PRIVATE KEY-----\n" \
-		"MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n" \
-		"-----END RSA PRIVATE KEY-----"
+#define B64_64	"MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu"
+#define PEM_RSA	"-----BEGIN RSA PRIVATE KEY-----\n" B64_64 "\n-----END RSA PRIVATE KEY-----"
+#define PEM_CUT	"-----BEGIN RSA PRIVATE KEY-----\n" B64_64
 
 #define ALL	((size_t)-1)	/* the whole text */
 
@@ -951,14 +951,26 @@ static void test_pem_extent(void **state)
 		{ PEM_RSA, 0, ALL },
 		{ PEM_RSA "\ntrailer", 0, sizeof(PEM_RSA) - 1 },
 		{ "key: " PEM_RSA, 5, sizeof(PEM_RSA) - 1 },
-		{ "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", 0, ALL },
-		{ "-----begin ec private key-----\nAAAA\n-----end ec private key-----", 0, ALL },
-		{ "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nAAAA\n-----END PGP PRIVATE KEY BLOCK-----",
+		{ "-----BEGIN PRIVATE KEY-----\n" B64_64 "\n-----END PRIVATE KEY-----", 0, ALL },
+		{ "-----begin ec private key-----\n" B64_64 "\n-----end ec private key-----", 0, ALL },
+		{ "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n" B64_64 "\n-----END PGP PRIVATE KEY BLOCK-----",
 		  0, ALL },
+		/* on one line, as a prompt has it */
+		{ "-----BEGIN PRIVATE KEY----- MIIBOgIBAAJBAKj34GkxFhD90vcN LYLInFEX6Ppy1tPf9Cnzj4p4WGeK"
+		  "Ls1Pt8Qu/+== -----END PRIVATE KEY-----", 0, ALL },
 		/* the first END of the same label closes it */
-		{ "-----BEGIN EC PRIVATE KEY-----\nA\n-----END RSA PRIVATE KEY-----\n"
+		{ "-----BEGIN EC PRIVATE KEY-----\n" B64_64 "\n-----END RSA PRIVATE KEY-----\n"
 		  "-----END EC PRIVATE KEY-----", 0, ALL },
-		{ "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n", 0, 0 },		/* no END */
+		/* no END: the key cut short runs to its last base64 character */
+		{ PEM_CUT, 0, ALL },
+		{ PEM_CUT "\n", 0, sizeof(PEM_CUT) - 1 },
+		{ PEM_CUT "\n\nwhy does ssh refuse it?", 0, sizeof(PEM_CUT) - 1 },
+		/* a body too short to be a key: a placeholder, a name */
+		{ "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", 0, 0 },
+		{ "-----BEGIN PRIVATE KEY----- ... -----END PRIVATE KEY-----", 0, 0 },
+		{ "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n", 0, 0 },
+		{ "-----BEGIN RSA PRIVATE KEY----- and -----BEGIN PRIVATE KEY----- differ how?", 0, 0 },
+		{ "-----BEGIN PRIVATE KEY----- ... -----END PUBLIC KEY-----", 0, 0 },
 		{ "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----", 0, 0 },
 		{ "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY----", 0, 0 },
 		{ "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", 0, 0 },

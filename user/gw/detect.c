@@ -378,9 +378,8 @@ static bool cand_valid(const struct detect_scan *s, const struct detect_cand *c,
 	if (c->kind == PII_PEM_PRIVATE_KEY) {
 		size_t ext = pii_pem_extent(text, len, *oa);
 
-		if (ext)
-			*ob = *oa + ext;
-		return true;
+		*ob = *oa + ext;
+		return ext != 0;
 	}
 	if (!d->valid)
 		return true;

@@ -890,12 +890,45 @@ static bool ends_nocase(const char *s, size_t n, const char *p)
 	return n >= pl && !strncasecmp(s + n - pl, p, pl);
 }
 
+/* The shortest run of base64 that pem_body() takes for a line of a key. */
+#define PEM_CHUNK_MIN	16
+
+static bool is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * The base64 body of a key cut short, at p[0, n): runs of base64 (and '='
+ * padding) separated by white space, each PEM_CHUNK_MIN long or ending in
+ * '=' (prose after the key has short words; a short last line of the key
+ * is left). Returns how many base64 characters it holds; *end is one past
+ * its last.
+ */
+static size_t pem_body(const char *p, size_t n, size_t *end)
+{
+	size_t i = 0, from, count = 0;
+
+	*end = 0;
+	for (;;) {
+		while (i < n && is_space((unsigned char)p[i]))
+			i++;
+		for (from = i; i < n && (is_b64((unsigned char)p[i]) || p[i] == '='); i++)
+			;
+		if (from == i || (i < n && !is_space((unsigned char)p[i])) ||
+		    (i - from < PEM_CHUNK_MIN && p[i - 1] != '='))
+			return count;
+		count += i - from;
+		*end = i;
+	}
+}
+
 size_t pii_pem_extent(const char *text, size_t len, size_t start)
 {
 	static const char begin[] = "-----BEGIN ", end[] = "-----END ", dash[] = "-----";
 	const size_t bl = sizeof(begin) - 1, el = sizeof(end) - 1, dl = sizeof(dash) - 1;
 	const char *p, *label;
-	size_t n, ll, i;
+	size_t n, ll, i, head, body_end;
 
 	if (start >= len)
 		return 0;
@@ -911,12 +944,21 @@ size_t pii_pem_extent(const char *text, size_t len, size_t start)
 		return 0;
 	if (!ends_nocase(label, ll, "PRIVATE KEY") && !ends_nocase(label, ll, "PRIVATE KEY BLOCK"))
 		return 0;
-	for (i = bl + ll + dl; i + el + ll + dl <= n; i++) {
+	head = bl + ll + dl;
+	for (i = head; i + el + ll + dl <= n; i++) {
 		if (p[i] == '-' && !strncasecmp(p + i, end, el) &&
-		    !strncasecmp(p + i + el, label, ll) && !strncmp(p + i + el + ll, dash, dl))
-			return i + el + ll + dl;
+		    !strncasecmp(p + i + el, label, ll) && !strncmp(p + i + el + ll, dash, dl)) {
+			/* PGP puts headers before a blank line: count what is base64 */
+			size_t count = 0, k;
+
+			for (k = head; k < i; k++)
+				count += is_b64((unsigned char)p[k]) || p[k] == '=';
+			return count >= PII_PEM_MIN_BODY ? i + el + ll + dl : 0;
+		}
 	}
-	return 0;
+	if (pem_body(p + head, n - head, &body_end) < PII_PEM_MIN_BODY)
+		return 0;
+	return head + body_end;
 }
 
 /* The table */

@@ -201,12 +201,20 @@ bool pii_anthropic_key_valid(const char *s, size_t n);
 #define PII_PEM_MAX	(64 * 1024)
 
 /*
+ * The fewest base64 characters a private key's body has: the smallest one
+ * sluice knows, an Ed25519 key in PKCS#8, is 48 bytes, 64 characters.
+ */
+#define PII_PEM_MIN_BODY	64
+
+/*
  * text[start] begins a "-----BEGIN <label>-----" header whose label ends in
  * PRIVATE KEY (or PRIVATE KEY BLOCK, as PGP writes it). Returns the number
  * of bytes from start through the "-----" closing the first matching
- * "-----END <label>-----" line (case-insensitive), or 0 when the header is
- * not one or no such line ends within PII_PEM_MAX bytes of start: the
- * caller then masks only what the pattern matched.
+ * "-----END <label>-----" line (case-insensitive) within PII_PEM_MAX bytes;
+ * without one, through the last base64 character of the run that follows
+ * the header (a key cut short still leaks). Either way the body must hold
+ * PII_PEM_MIN_BODY base64 characters or more; 0 when it does not or the
+ * header is not one: a header alone, or over "...", is a name, not a key.
  */
 size_t pii_pem_extent(const char *text, size_t len, size_t start);
 
