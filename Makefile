@@ -25,7 +25,8 @@ endif
 
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
+DATADIR    ?= $(PREFIX)/share/sluice
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) -DSLUICE_DATADIR='"$(DATADIR)"'
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS   := -lxdp -lbpf -lmnl -lcjson -lhs -licui18n -licuuc -licudata -lssl -lcrypto -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra \
@@ -143,9 +144,14 @@ bench: all $(BENCH_BINS)
 	$(Q)scripts/deps.sh bench
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) scripts/bench/xdp.sh
 
+# the rank tables need node and npm (js-tiktoken): deps.sh install
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/sluice
+	$(Q)scripts/deps.sh install
+	$(Q)$(MAKE) --no-print-directory $(TIKTOKEN)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/sluice \
+		$(DESTDIR)$(DATADIR)/tiktoken
 	install -m 0755 $(BUILD)/sluicectl $(BUILD)/sluiced $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(TIKTOKEN) $(DESTDIR)$(DATADIR)/tiktoken/
 	install -m 0644 docs/*.8 $(DESTDIR)$(MANDIR)/man8/
 	[ ! -d etc ] || cp -r etc/. $(DESTDIR)$(SYSCONFDIR)/sluice/
 

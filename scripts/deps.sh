@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs every Debian package sluice builds, tests and benchmarks with.
-# Idempotent: a fast no-op when all are present. Usage: deps.sh [build|test|bench|all]
+# Idempotent: a fast no-op when all are present. Usage: deps.sh [build|install|test|bench|all]
+# (install: build, and node with npm for the token tables)
 set -eu
 
 build="make clang llvm gcc libc6-dev gcc-multilib pkg-config libbpf-dev libxdp-dev
@@ -11,11 +12,11 @@ test="libcmocka-dev iproute2 iputils-ping xdp-tools jq curl python3 socat procps
 bench="netsniff-ng nftables wrk sysstat nginx haproxy"
 
 case "${1:-all}" in
-build) want="$build" ;;
+build|install) want="$build" ;;
 test) want="$build $test" ;;
 bench) want="$build $test $bench" ;;
 all) want="$build $test $bench" ;;
-*) echo "deps.sh: unknown set '$1' (build, test, bench, all)" >&2; exit 2 ;;
+*) echo "deps.sh: unknown set '$1' (build, install, test, bench, all)" >&2; exit 2 ;;
 esac
 
 missing=
@@ -26,7 +27,7 @@ done
 # The SDK tests need node and npm; an image's own node (e.g. a nodesource
 # build, which bundles npm) is as good as Debian's nodejs + npm.
 case "${1:-all}" in
-test|bench|all) command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+install|test|bench|all) command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
 esac
 [ -z "$missing" ] && exit 0
 

@@ -8,6 +8,8 @@ set -u
 cd "$(dirname "$0")/.."
 B=${SLUICE_BUILD:-$PWD/build}
 export SLUICE_BUILD=$B
+# the token counter's rank tables, made by `make tests`, for configs that name none
+export SLUICE_TIKTOKEN_DIR=${SLUICE_TIKTOKEN_DIR:-$B/share/tiktoken}
 LOGS=$B/test-logs
 mkdir -p "$LOGS"
 only=${1:-}

@@ -2,10 +2,13 @@
 /*
  * bpe_count: token counts of texts, and the counter's speed on one core.
  *
- *   bpe_count -e o200k_base|cl100k_base -r RANKSFILE [-t] FILE
+ *   bpe_count -e o200k_base|cl100k_base -r RANKSFILE [-t|-q] FILE
  *
  * FILE holds one JSON string per line (tests/data/tokens/corpus.jsonl).
- * Prints the number of tokens of each, one per line, in order; with -t
+ * Prints the number of tokens of each, one per line, in order; with -q
+ * each line is instead a request body (chat, completions, embeddings,
+ * Responses, Anthropic messages) and the count is its prompt's, as sluiced
+ * counts it before forwarding (user/gw/tokens.h); with -t
  * instead one line with the throughput of bpe__count() over all the
  * texts, in MB/s of UTF-8 (10^6 bytes), repeated for at least 2 s.
  * Exit 0, 1 on a bad file or rank table, 2 on bad usage.
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <cjson/cJSON.h>
+#include "gw/tokens.h"
 #include "lib/bpe.h"
 #include "lib/log.h"
 
@@ -37,12 +41,15 @@ static double now_s(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bpe_count -e o200k_base|cl100k_base -r RANKSFILE [-t] FILE\n");
+	fprintf(stderr, "usage: bpe_count -e o200k_base|cl100k_base -r RANKSFILE [-t|-q] FILE\n");
 	exit(2);
 }
 
-/* Each line of path a JSON string (cJSON ends a string at an escaped NUL). */
-static int read_texts(const char *path, struct texts *t)
+/*
+ * Each line of path a JSON string (cJSON ends a string at an escaped NUL),
+ * or with requests a JSON object, kept as its text.
+ */
+static int read_texts(const char *path, struct texts *t, bool requests)
 {
 	char *line = NULL;
 	size_t lcap = 0, ln = 0;
@@ -58,8 +65,8 @@ static int read_texts(const char *path, struct texts *t)
 	while ((r = getline(&line, &lcap, f)) != -1) {
 		ln++;
 		j = cJSON_ParseWithLength(line, (size_t)r);
-		if (!cJSON_IsString(j)) {
-			log_err("%s:%zu: not a JSON string", path, ln);
+		if (requests ? !cJSON_IsObject(j) : !cJSON_IsString(j)) {
+			log_err("%s:%zu: not a JSON %s", path, ln, requests ? "object" : "string");
 			cJSON_Delete(j);
 			free(line);
 			fclose(f);
@@ -74,8 +81,8 @@ static int read_texts(const char *path, struct texts *t)
 				exit(1);
 			}
 		}
-		t->len[t->n] = strlen(j->valuestring);
-		t->s[t->n] = strdup(j->valuestring);
+		t->s[t->n] = strdup(requests ? line : j->valuestring);
+		t->len[t->n] = strlen(t->s[t->n]);
 		t->bytes += t->len[t->n++];
 		cJSON_Delete(j);
 	}
@@ -90,13 +97,13 @@ int main(int argc, char **argv)
 	struct texts t = { 0 };
 	enum bpe_encoding enc;
 	size_t i, rounds = 0, sink = 0, c;
-	bool rate = false;
+	bool rate = false, requests = false;
 	struct bpe *b;
 	double t0, dt;
 	int opt;
 
 	log_setup("bpe_count", LOG_WARN);
-	while ((opt = getopt(argc, argv, "e:r:t")) != -1) {
+	while ((opt = getopt(argc, argv, "e:r:tq")) != -1) {
 		switch (opt) {
 		case 'e':
 			enc_name = optarg;
@@ -107,11 +114,14 @@ int main(int argc, char **argv)
 		case 't':
 			rate = true;
 			break;
+		case 'q':
+			requests = true;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (!enc_name || !ranks || optind + 1 != argc)
+	if (!enc_name || !ranks || optind + 1 != argc || (rate && requests))
 		usage();
 	if (bpe_encoding_parse(enc_name, &enc)) {
 		log_err("-e '%s': unknown encoding (o200k_base, cl100k_base)", enc_name);
@@ -120,9 +130,16 @@ int main(int argc, char **argv)
 	b = bpe__load(ranks, enc);
 	if (!b)
 		return 1;
-	if (read_texts(argv[optind], &t))
+	if (read_texts(argv[optind], &t, requests))
 		return 1;
-	if (!rate) {
+	if (requests) {
+		for (i = 0; i < t.n; i++) {
+			cJSON *j = cJSON_Parse(t.s[i]);
+
+			printf("%llu\n", (unsigned long long)tokens_prompt(b, j));
+			cJSON_Delete(j);
+		}
+	} else if (!rate) {
 		for (i = 0; i < t.n; i++) {
 			c = bpe__count(b, t.s[i], t.len[i]);
 			if (c == SIZE_MAX) {

@@ -31,6 +31,31 @@ for enc in o200k_base cl100k_base; do
 	report "$enc: the same count as js-tiktoken for all $n texts ($(awk "{ s += \$1 } END { print s }" "$tmp/c") tokens)" "$why"
 done
 
+# Request bodies as sluiced counts their prompts before forwarding
+# (user/gw/tokens.h), against the same rules over js-tiktoken
+REQS=tests/data/tokens/requests.jsonl
+nr=$(grep -c . "$REQS")
+for enc in o200k_base cl100k_base; do
+	why=
+	"$COUNT" -q -e "$enc" -r "$B/share/tiktoken/$enc.tiktoken" "$REQS" >"$tmp/c" 2>"$tmp/err" ||
+		because "bpe_count -q failed"
+	node scripts/bench/tiktoken_count.mjs "$B/npm-tiktoken" "$enc" "$REQS" -q >"$tmp/js" 2>>"$tmp/err" ||
+		because "tiktoken_count.mjs -q failed"
+	[ "$(grep -c . "$tmp/c")" = "$nr" ] || because "$(grep -c . "$tmp/c") counts for $nr requests"
+	paste -d' ' "$tmp/c" "$tmp/js" | awk '$1 != $2 { print NR": sluice "$1", reference "$2 }' >"$tmp/diff"
+	[ -s "$tmp/diff" ] && because "$(wc -l <"$tmp/diff") requests differ, first: $(head -3 "$tmp/diff" | tr '\n' ';')"
+	report "$enc: the prompts of $nr request bodies (chat, completions, embeddings, Responses, Anthropic) with tool calls, counted as the reference counts them" "$why"
+done
+
+# The chat overhead OpenAI documents: 3 a message, 1 a name, 3 for the reply
+why=
+printf '%s\n' '{"messages":[{"role":"user","content":"hello world"}]}' \
+	'{"messages":[{"role":"system","content":"hello world"},{"role":"user","name":"ana","content":"hello world"}]}' >"$tmp/chat"
+"$COUNT" -q -e o200k_base -r "$B/share/tiktoken/o200k_base.tiktoken" "$tmp/chat" >"$tmp/c" 2>"$tmp/err"
+# 3 + user(1) + 2 + 3 = 9; 3 + system(1) + 2 + 3 + user(1) + 2 + 1 + ana(1) + 3 = 17
+[ "$(tr '\n' ' ' <"$tmp/c")" = "9 17 " ] || because "counts $(tr '\n' ' ' <"$tmp/c"), want 9 17"
+report "chat overhead: one message of 'hello world' is 9 tokens, two with a name 17" "$why"
+
 # Near misses that must differ: the counter is not just counting bytes
 why=
 printf '"hello world"\n"hello  world"\n"ＨＥＬＬＯ"\n' >"$tmp/few"

@@ -484,6 +484,12 @@ static const struct bad bad_cases[] = {
 	{ WITH("'limits': {'per_key': {'max_tokens_over': 'clip'}}"),
 	  "limits.per_key.max_tokens_over: 'clip'" },
 	{ WITH("'limits': {'default_max_tokens': 0}"), "limits.default_max_tokens: 0" },
+	{ WITH("'tokenizer': {'ranks': '/nonexistent', 'default': 'o200k_base'}"),
+	  "tokenizer.ranks: '/nonexistent': /nonexistent/o200k_base.tiktoken: No such file or directory" },
+	{ WITH("'tokenizer': {'models': [{'model': 'gpt-4*', 'encoding': 'p50k_base'}]}"),
+	  "tokenizer.models[0].encoding: 'p50k_base': expected one of cl100k_base, o200k_base, estimate" },
+	{ WITH("'tokenizer': {'models': [{'encoding': 'estimate'}]}"), "tokenizer.models[0].model: required" },
+	{ WITH("'tokenizer': {'default': 'gpt2'}"), "tokenizer.default: 'gpt2'" },
 	{ WITH("'escalation': {'steps': [{'action': 'throttle', 'ttl': '1m'}]}"),
 	  "escalation.steps[0].pps: required for a throttle step" },
 	{ WITH("'escalation': {'steps': [{'action': 'block', 'pps': 5, 'ttl': '1m'}]}"),
@@ -671,7 +677,7 @@ static void test_errors_name_path_and_value(void **state)
 static void test_later_sections_are_unknown(void **state)
 {
 	static const char *const keys[] = {
-		"patterns", "rules", "tokenizer", "state",
+		"patterns", "rules", "state",
 	};
 	char json[512], want[64], err[CFG_ERR_LEN];
 	struct gw_config *cfg;
@@ -1045,6 +1051,7 @@ static void test_no_leaks_on_error_paths(void **state)
 
 int main(void)
 {
+	char tiktoken[4096];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_loads_with_its_values),
 		cmocka_unit_test(test_sample_names_every_key),
@@ -1064,5 +1071,11 @@ int main(void)
 		cmocka_unit_test(test_no_leaks_on_error_paths),
 	};
 
+	/* the sample's tokenizer names no folder: the tables `make tests` made */
+	if (getenv("SLUICE_BUILD"))
+		snprintf(tiktoken, sizeof(tiktoken), "%s/share/tiktoken", getenv("SLUICE_BUILD"));
+	else
+		src_path("build/share/tiktoken", tiktoken, sizeof(tiktoken));
+	setenv("SLUICE_TIKTOKEN_DIR", tiktoken, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,7 @@
 #include "lib/pii.h"
 #include "lib/duration.h"
 #include "lib/keyfile.h"
+#include "lib/bpe.h"
 #include "lib/number.h"
 #include "lib/size.h"
 
@@ -2113,6 +2114,82 @@ static const struct ckey escalation_keys[] = {
 };
 static const struct cobj escalation_obj = { escalation_keys, escalation_check };
 
+/* --- tokenizer ----------------------------------------------------------- */
+
+#ifndef SLUICE_DATADIR
+#define SLUICE_DATADIR	"/usr/local/share/sluice"
+#endif
+
+static const char *const enc_names[] = {
+	[BPE_CL100K] = "cl100k_base", [BPE_O200K] = "o200k_base", [TOK_ESTIMATE] = "estimate", NULL
+};
+
+static const struct ckey tok_model_keys[] = {
+	{ FIELD("model", CT_STRING, struct cfg_tok_model, model), .flags = F_REQUIRED, .min = 1,
+	  .max = 255 },
+	{ FIELD("encoding", CT_ENUM, struct cfg_tok_model, enc), .flags = F_REQUIRED,
+	  .names = enc_names },
+	{ NULL }
+};
+static const struct cobj tok_model_obj = { tok_model_keys };
+
+/*
+ * The rank tables of the encodings some model (or the default) uses, from
+ * "ranks" (relative to the config's folder), else $SLUICE_TIKTOKEN_DIR,
+ * else SLUICE_DATADIR/tiktoken where `make install` puts them.
+ */
+static int tokenizer_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_tokenizer *t = base;
+	bool used[2] = { false, false };
+	const char *env = getenv("SLUICE_TIKTOKEN_DIR");
+
+	if (!json)
+		return 0;
+	if (t->dflt < TOK_ESTIMATE)
+		used[t->dflt] = true;
+	for (size_t i = 0; i < t->nmodels; i++)
+		if (t->models[i].enc < TOK_ESTIMATE)
+			used[t->models[i].enc] = true;
+	if (t->ranks)
+		t->dir = config_relative(ld, t->ranks);
+	else
+		t->dir = strdup(env && *env ? env : SLUICE_DATADIR "/tiktoken");
+	if (!t->dir)
+		return fail(ld, NULL, "out of memory");
+	for (int e = 0; e < TOK_ESTIMATE; e++) {
+		char *path, why[512];
+		int err;
+
+		if (!used[e])
+			continue;
+		if (asprintf(&path, "%s/%s.tiktoken", t->dir, enc_names[e]) < 0)
+			return fail(ld, NULL, "out of memory");
+		t->bpe[e] = bpe__load(path, (enum bpe_encoding)e);
+		err = errno;
+		if (!t->bpe[e]) {
+			snprintf(why, sizeof(why), "%s: %s%s", path,
+				 err == EINVAL ? "not a rank table" : strerror(err),
+				 err == ENOENT ? " (make install puts the tables there; "
+						 "scripts/tiktoken-ranks.sh makes them)" : "");
+			free(path);
+			return fail_key(ld, json, "ranks", "%s", why);
+		}
+		free(path);
+	}
+	return 0;
+}
+
+static const struct ckey tokenizer_keys[] = {
+	{ FIELD("ranks", CT_STRING, struct cfg_tokenizer, ranks), .min = 1, .max = 1024 },
+	{ ARRAY("models", struct cfg_tokenizer, models, nmodels, struct cfg_tok_model),
+	  .obj = &tok_model_obj, .max = 1024 },
+	{ FIELD("default", CT_ENUM, struct cfg_tokenizer, dflt), .names = enc_names,
+	  .def = TOK_ESTIMATE },
+	{ NULL }
+};
+static const struct cobj tokenizer_obj = { tokenizer_keys, tokenizer_check };
+
 static const struct ckey top_keys[] = {
 	{ FIELD("workers", CT_UINT, struct gw_config, workers), .max = CFG_MAX_WORKERS },
 	{ FIELD("drain_timeout", CT_DURATION, struct gw_config, drain_timeout_ns),
@@ -2138,6 +2215,8 @@ static const struct ckey top_keys[] = {
 	{ FIELD("limits", CT_OBJECT, struct gw_config, limits), .obj = &limits_top_obj },
 	{ FIELD("escalation", CT_OBJECT, struct gw_config, escalation), .obj = &escalation_obj,
 	  .flags = F_ALLOC, .esize = sizeof(struct cfg_escalation) },
+	{ FIELD("tokenizer", CT_OBJECT, struct gw_config, tokenizer), .obj = &tokenizer_obj,
+	  .flags = F_ALLOC, .esize = sizeof(struct cfg_tokenizer) },
 	{ NULL }
 };
 static const struct cobj top_obj = { top_keys, top_check };
@@ -2443,6 +2522,16 @@ void config_free(struct gw_config *cfg)
 	if (cfg->escalation)
 		free(cfg->escalation->steps);
 	free(cfg->escalation);
+	if (cfg->tokenizer) {
+		for (size_t j = 0; j < cfg->tokenizer->nmodels; j++)
+			free(cfg->tokenizer->models[j].model);
+		free(cfg->tokenizer->models);
+		free(cfg->tokenizer->ranks);
+		free(cfg->tokenizer->dir);
+		for (int e = 0; e < TOK_ESTIMATE; e++)
+			bpe__free(cfg->tokenizer->bpe[e]);
+	}
+	free(cfg->tokenizer);
 	free(cfg->path);
 	free(cfg);
 }

@@ -129,6 +129,25 @@ struct cfg_escalation {
 	uint64_t max_ttl_ns;
 };
 
+/* The encodings a model can be counted with: bpe.h's, and the estimate. */
+#define TOK_ESTIMATE	2	/* after BPE_CL100K, BPE_O200K: bytes / 4 */
+
+struct cfg_tok_model {
+	char *model;			/* glob */
+	unsigned int enc;		/* enum bpe_encoding, or TOK_ESTIMATE */
+};
+
+struct bpe;
+
+struct cfg_tokenizer {
+	char *ranks;			/* the tables' folder as written; NULL: the default */
+	char *dir;			/* resolved */
+	struct cfg_tok_model *models;	/* first match wins */
+	size_t nmodels;
+	unsigned int dflt;		/* for a model no glob matches */
+	struct bpe *bpe[2];		/* loaded with the config: those some model uses */
+};
+
 struct keyfile;
 
 struct cfg_keys {
@@ -365,6 +384,7 @@ struct gw_config {
 	size_t ntenants;
 	struct cfg_limits_top limits;
 	struct cfg_escalation *escalation;	/* NULL: no escalation */
+	struct cfg_tokenizer *tokenizer;	/* NULL: prompt tokens estimated */
 };
 
 /*

@@ -202,7 +202,9 @@ struct client {
 	int tenant;			/* config tenant, or -1 */
 	uint64_t max_tokens;		/* the body's, 0: none named */
 	bool stream_req;		/* the body asks for a stream */
-	uint64_t prompt_est, allowed;	/* reserved: prompt estimate, completion allowance */
+	uint64_t prompt_tokens;		/* counted before forwarding (or estimated) */
+	bool prompt_exact;		/* counted with the model's encoding */
+	uint64_t allowed;		/* completion tokens reserved */
 	struct limit_ticket lim;
 	struct usage_tap tap;
 	struct usage used;		/* settled at the request's end */

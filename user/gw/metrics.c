@@ -182,13 +182,16 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 					decision_name(d), class_names[c], (unsigned long long)v);
 			}
 	family(f, "sluice_prompt_tokens_total", "counter",
-	       "Prompt tokens by route (estimated: body bytes / 4, until usage is counted).");
-	for (int s = 0; s < n[MK_ROUTE]; s++) {
-		fputs("sluice_prompt_tokens_total{route=\"", f);
-		label(f, reg[MK_ROUTE].name[s]);
-		fprintf(f, "\",estimated=\"true\"} %llu\n",
-			(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_TOKENS));
-	}
+	       "Prompt tokens sluice counted before forwarding, by route: with the model's "
+	       "encoding, or estimated at body bytes / 4 where the tokenizer has none.");
+	for (int s = 0; s < n[MK_ROUTE]; s++)
+		for (int e = 0; e < 2; e++) {
+			fputs("sluice_prompt_tokens_total{route=\"", f);
+			label(f, reg[MK_ROUTE].name[s]);
+			fprintf(f, "\",estimated=\"%s\"} %llu\n", e ? "false" : "true",
+				(unsigned long long)sum(w, nw, MK_ROUTE, s,
+							e ? MR_TOKENS_EXACT : MR_TOKENS));
+		}
 	family(f, "sluice_tokens_total", "counter",
 	       "Tokens the backends reported, by route and direction (prompt, completion, cached).");
 	for (int s = 0; s < n[MK_ROUTE]; s++)

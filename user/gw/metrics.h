@@ -37,9 +37,10 @@ enum m_kind {
 
 /* The counters of one slot, by kind: offsets into its row. */
 enum {
-	/* route: requests by decision and status class, estimated prompt tokens */
+	/* route: requests by decision and status class, prompt tokens sluice counted */
 	MR_REQ = 0,
-	MR_TOKENS = MR_REQ + M_DECISIONS * M_CLASSES,
+	MR_TOKENS = MR_REQ + M_DECISIONS * M_CLASSES,	/* estimated */
+	MR_TOKENS_EXACT,		/* with the model's encoding */
 	MR_PROMPT,			/* as the backends reported them */
 	MR_COMPLETION,
 	MR_CACHED,

@@ -23,6 +23,7 @@
 #include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
+#include "gw/tokens.h"
 #include "lib/keyfile.h"
 
 static void client_step(struct client *c);
@@ -343,6 +344,7 @@ static const char *const max_tokens_keys[] = {
 static int body_model(struct client *c)
 {
 	cJSON *root, *model, *user;
+	const struct bpe *bpe;
 	const struct http1_header *ct = http1_find(&c->req, "content-type", NULL);
 	bool json = ct && ct->value_len >= 16 && !strncasecmp(ct->value, "application/json", 16);
 
@@ -368,6 +370,11 @@ static int body_model(struct client *c)
 		}
 	}
 	c->stream_req = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"));
+	bpe = tokens_for(c->view->rt->cfg->tokenizer, c->model);
+	if (bpe) {
+		c->prompt_tokens = tokens_prompt(bpe, root);
+		c->prompt_exact = true;
+	}
 	if (c->view->rt->any_prefix)
 		prompt_head(&c->prompt_head, root);
 	cJSON_Delete(root);
@@ -428,7 +435,7 @@ static int inspect_body(struct client *c, const struct cfg_route **rp)
 		in->body = NULL;
 	}
 	if (in->ntags) {
-		route = route_match(cfg, &c->req, c->model, buf_used(&c->body), buf_used(&c->body) / 4,
+		route = route_match(cfg, &c->req, c->model, buf_used(&c->body), c->prompt_tokens,
 				    in->tags, in->ntags);
 		if (route >= 0 && route != c->route && !cfg->routes[route].refuse) {
 			c->route = route;
@@ -628,14 +635,12 @@ static int admit(struct client *c, const struct cfg_route *r)
 	}
 	if (limits_any(&r->limits))
 		ask[n++] = (struct limit_ask){ LS_ROUTE, r->name, &r->limits };
-	/* An estimate until the tokenizer counts: about four bytes a token */
-	c->prompt_est = buf_used(&c->body) / 4;
 	for (int i = 0; i < n; i++) {
 		const struct cfg_limits *l = ask[i].l;
 
-		if (l->max_prompt_tokens && c->prompt_est > l->max_prompt_tokens) {
-			snprintf(msg, sizeof(msg), "the prompt has about %llu tokens; the %s limit is %u",
-				 (unsigned long long)c->prompt_est, limit_scope_name(ask[i].scope),
+		if (l->max_prompt_tokens && c->prompt_tokens > l->max_prompt_tokens) {
+			snprintf(msg, sizeof(msg), "the prompt has %s%llu tokens; the %s limit is %u",
+				 c->prompt_exact ? "" : "about ", (unsigned long long)c->prompt_tokens, limit_scope_name(ask[i].scope),
 				 l->max_prompt_tokens);
 			client_fail(c, 400, "invalid_request_error", "max_prompt_tokens", msg, true);
 			return -1;
@@ -667,7 +672,7 @@ static int admit(struct client *c, const struct cfg_route *r)
 	}
 	if (!n)
 		return 0;
-	if (limit_acquire(&c->lim, ask, n, c->prompt_est + c->allowed, now, &v, &why)) {
+	if (limit_acquire(&c->lim, ask, n, c->prompt_tokens + c->allowed, now, &v, &why)) {
 		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
 		M_INC(c->w->st.limited[why.scope][why.what]);
 		escalate_strike(cfg, &c->peer, EV_RATE_LIMITED, 1, now);
@@ -677,7 +682,7 @@ static int admit(struct client *c, const struct cfg_route *r)
 				 limit_what_name(why.what), limit_scope_name(why.scope),
 				 why.scope == LS_KEY ? c->key->id : why.scope == LS_TENANT ?
 				 cfg->tenants[c->tenant].name : why.scope == LS_ROUTE ? r->name : addr,
-				 (unsigned long long)(c->prompt_est + c->allowed));
+				 (unsigned long long)(c->prompt_tokens + c->allowed));
 		else
 			snprintf(msg, sizeof(msg), "rate limit: %s of %s %s reached",
 				 limit_what_name(why.what), limit_scope_name(why.scope),
@@ -696,14 +701,14 @@ static int admit(struct client *c, const struct cfg_route *r)
 /* The request's tokens: reported usage, else estimated; its reservation settled. */
 static void settle(struct client *c)
 {
-	uint64_t reserved = c->prompt_est + c->allowed, spent = 0;
+	uint64_t reserved = c->prompt_tokens + c->allowed, spent = 0;
 
 	usage_parse(&c->tap, &c->used);
 	if (c->used.found) {
 		spent = c->used.prompt + c->used.completion;
 	} else if (c->first_byte_ns && c->status < 400) {
 		/* no usage in the answer: the prompt and about four bytes a token of it */
-		spent = c->prompt_est + c->tap.bytes / 4;
+		spent = c->prompt_tokens + c->tap.bytes / 4;
 		if (spent > reserved)
 			spent = reserved;
 	}
@@ -717,7 +722,6 @@ static void dispatch(struct client *c)
 	struct worker *w = c->w;
 	const struct gw_config *cfg;
 	const struct cfg_route *r;
-	uint64_t est;
 	char msg[256];
 
 	c->view = w->view;
@@ -725,15 +729,16 @@ static void dispatch(struct client *c)
 	cfg = c->view->rt->cfg;
 	if (origin(c))
 		return;
+	/* about four bytes a token, until the model's encoding counts them */
+	c->prompt_tokens = buf_used(&c->body) / 4;
+	c->prompt_exact = false;
 	/* The body is read as JSON only where something needs what it says */
 	if (c->view->rt->route_needs_body && body_model(c)) {
 		client_fail(c, 400, "invalid_request_error", "invalid_json",
 			    "the request body is not valid JSON", true);
 		return;
 	}
-	/* An estimate until the tokenizer counts: about four bytes a token */
-	est = buf_used(&c->body) / 4;
-	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), est, NULL, 0);
+	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), c->prompt_tokens, NULL, 0);
 	if (c->route < 0) {
 		snprintf(msg, sizeof(msg), "no route for %.*s %.*s", (int)c->req.method_len,
 			 c->req.method_str, (int)(c->req.target_len > 128 ? 128 : c->req.target_len),
@@ -764,7 +769,7 @@ static void dispatch(struct client *c)
 	c->pool_step = 0;
 	c->tried = 0;
 	c->attempts = 0;
-	c->tokens = est;
+	c->tokens = c->prompt_tokens;
 	c->state = C_UPSTREAM;
 	c->start_ns = w->loop.now_ns;
 	timer_disarm(&w->loop, &c->timer);
@@ -862,7 +867,8 @@ static void head_complete(struct client *c, size_t len)
 	c->tenant = -1;
 	c->max_tokens = 0;
 	c->stream_req = false;
-	c->prompt_est = c->allowed = 0;
+	c->prompt_tokens = c->allowed = 0;
+	c->prompt_exact = false;
 	c->retry_after = 0;
 	c->rl_head[0] = '\0';
 	memset(&c->used, 0, sizeof(c->used));

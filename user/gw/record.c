@@ -195,11 +195,11 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 		jsonw_uint_field(jw, "reasoning", c->used.reasoning);
 		jsonw_bool_field(jw, "estimated", false);
 	} else {
-		jsonw_uint_field(jw, "prompt", buf_used(&c->body) / 4);
-		jsonw_bool_field(jw, "estimated", true);
+		jsonw_uint_field(jw, "prompt", c->prompt_tokens);
+		jsonw_bool_field(jw, "estimated", !c->prompt_exact);
 	}
 	if (c->allowed)
-		jsonw_uint_field(jw, "reserved", c->prompt_est + c->allowed);
+		jsonw_uint_field(jw, "reserved", c->prompt_tokens + c->allowed);
 	jsonw_end_object(jw);
 	jsonw_uint_field(jw, "status", c->status);
 	jsonw_float_field(jw, "latency_ms", (now - c->head_ns) / 1e6);
@@ -244,7 +244,7 @@ static void count_request(struct client *c, const struct runtime *rt)
 						     rt->slot[MK_ROUTE][c->route] :
 						     rt->no_route_slot))) {
 		M_INC(row[MR_REQ + decision_of(c) * M_CLASSES + cls]);
-		M_ADD(row[MR_TOKENS], buf_used(&c->body) / 4);
+		M_ADD(row[c->prompt_exact ? MR_TOKENS_EXACT : MR_TOKENS], c->prompt_tokens);
 		if (c->used.found) {
 			M_ADD(row[MR_PROMPT], c->used.prompt);
 			M_ADD(row[MR_COMPLETION], c->used.completion);

@@ -162,8 +162,8 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 		if (limits_set(&cfg->routes[i].limits))
 			rt->accounting = true;
 	}
-	/* keys may be bound to models; budgets need max_tokens */
-	if (rt->accounting)
+	/* keys may be bound to models; budgets need max_tokens; the tokenizer the prompt */
+	if (rt->accounting || cfg->tokenizer)
 		rt->route_needs_body = true;
 	for (size_t p = 0; p < cfg->npools; p++) {
 		const struct cfg_pool *pc = &cfg->pools[p];
