@@ -289,4 +289,59 @@ why=
 [ $rc = 1 ] || because "exit $rc, want 1"
 report "query: a missing SLUICE_AUDIT file is exit 1" "$why"
 
+# --- sluicectl tokens: usage summed from the trail ---
+# urec TS KEY TENANT MODEL BACKEND PROMPT COMPLETION CACHED ESTIMATED STATUS
+urec() {
+	local k t b
+	k=$(jstr "$2") t=$(jstr "$3") b=$(jstr "$5")
+	printf '{"ts":"%s","id":"u","session":null,"origin":{"key":%s,"tenant":%s,"ip":"198.18.0.9"},' "$1" "$k" "$t"
+	printf '"route":"chat","model":"%s","pool":"cloud","backend":%s,"decision":"allowed",' "$4" "$b"
+	printf '"tokens":{"prompt":%s,"completion":%s,"cached":%s,"reasoning":0,"estimated":%s},"status":%s}\n' \
+		"$6" "$7" "$8" "$9" "${10}"
+}
+u=$tmp/usage.jsonl
+{
+	urec "${day}T01:00:00.000Z" k_a acme gpt-4o 10.0.0.1:80 100 50 10 false 200
+	urec "$(ago '5 min')" k_a acme gpt-4o 10.0.0.1:80 200 70 0 false 200
+	urec "$(ago '4 min')" k_b acme gpt-4o-mini 10.0.0.1:80 30 5 0 true 200
+	urec "$(ago '3 min')" k_c beta gpt-4o 10.0.0.1:80 1000 2000 500 false 200
+	# refused before any backend: its reservation was given back, no spend
+	urec "$(ago '2 min')" k_c beta gpt-4o null 9999 0 0 true 429
+	urec "$(ago '1 min')" null null gpt-4o 10.0.0.1:80 7 3 0 false 200
+	printf '{"ts":"%s","event":"escalation","source":"198.18.0.9"}\n' "$(ago '1 min')"
+	printf '{"ts":"2026-12-0' # torn
+} >"$u"
+
+why=
+run -j tokens file "$u"
+[ $rc = 0 ] || because "exit $rc"
+got=$(jq -c '[.[] | [.tenant, .requests, .prompt, .completion, .cached, .estimated]]' "$tmp/out" 2>&1)
+[ "$got" = '[["beta",1,1000,2000,500,0],["acme",3,330,125,10,1],["-",1,7,3,0,0]]' ] || because "got $got"
+report "tokens: by tenant, largest first, only what backends answered (-j)" "$why"
+
+why=
+run tokens file "$u" by model since 10m
+[ $rc = 0 ] || because "exit $rc"
+exp=$(printf '%-24s %9s %12s %12s %12s %12s %9s' gpt-4o 3 1207 2073 500 0 0)
+grep -qxF "$exp" "$tmp/out" || because "no row '$exp' in: $(cat "$tmp/out")"
+grep -q '^gpt-4o-mini  *1  *30  *5 ' "$tmp/out" || because "no gpt-4o-mini row"
+grep -q '^total  *4  *1237  *2078  *500  *0  *1$' "$tmp/out" || because "no total row"
+report "tokens: by model since 10m, the month-old record left out, with a total" "$why"
+
+why=
+run -j tokens file "$u" tenant acme by key
+got=$(jq -c '[.[] | [.key, .prompt]]' "$tmp/out" 2>&1)
+[ "$got" = '[["k_a",300],["k_b",30]]' ] || because "got $got"
+report "tokens: tenant acme by key" "$why"
+
+why=
+run tokens file "$u" by user
+[ $rc = 2 ] || because "exit $rc, want 2"
+grep -q "by 'user': expected tenant, key, route, model or pool" "$tmp/err" || because "stderr: $(cat "$tmp/err")"
+run tokens file "$u" limit 3
+[ $rc = 2 ] || because "limit: exit $rc, want 2"
+run tokens file "$tmp/nonexistent.jsonl"
+[ $rc = 1 ] || because "missing file: exit $rc, want 1"
+report "tokens: a bad 'by', an argument of audit's only, a missing file" "$why"
+
 echo "1..$ntests"

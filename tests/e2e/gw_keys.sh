@@ -136,6 +136,8 @@ ok_if "audit: tokens as the backend reported them ($(jq -c .tokens <<<"$rec"))" 
 # "hello there" as one user message is 3 + 1 + 2 + 3 tokens in o200k_base
 is "audit: reserved the prompt counted exactly (9 tokens) and max_tokens 600" \
 	"$(jq -r .tokens.reserved <<<"$rec")" 609
+is "sluicectl tokens: gamma's two answered requests, from the trail (its 429 spent nothing)" \
+	"$(ctl -j tokens file "$AUDIT" tenant gamma | jq -r '.[0] | "\(.tenant) \(.requests) \(.prompt > 0) \(.completion > 0)"')" "gamma 2 true true"
 is "audit: a record for every 429 (4 for acme's rate, 1 for gamma's budget)" \
 	"$(jq -r 'select(.status == 429) | .origin.tenant' "$AUDIT" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" "acme:4 gamma:1 "
 met=$(curl -s --unix-socket "$GW_TMP/admin.sock" http://x/metrics)

@@ -25,6 +25,8 @@
 
 GW_BUILD=${SLUICE_BUILD:-$E2E_ROOT/build}
 case $GW_BUILD in /*) ;; *) GW_BUILD=$PWD/$GW_BUILD ;; esac
+# the token tables `make tests` made, for configs whose tokenizer names none
+export SLUICE_TIKTOKEN_DIR=${SLUICE_TIKTOKEN_DIR:-$GW_BUILD/share/tiktoken}
 SLUICED=$GW_BUILD/sluiced
 MOCKLLM=$GW_BUILD/mockllm
 GW_PIDS=()

@@ -347,7 +347,7 @@ static int rfc3339_parse(const char *s, int64_t *ms)
 struct filter {
 	const char *file;
 	bool file_given;		/* file FILE or $SLUICE_AUDIT, not the built-in default */
-	const char *session, *origin, *decision, *rule;
+	const char *session, *origin, *tenant, *decision, *rule;
 	bool since_given;
 	int64_t since_ms;
 	__u32 limit;			/* 0: all */
@@ -379,7 +379,7 @@ static int arg_decision(const char *what, const char *val)
 }
 
 static const char *const filter_keys[] = {
-	"file", "session", "origin", "decision", "rule", "since", "limit", NULL,
+	"file", "session", "origin", "tenant", "decision", "rule", "since", "limit", NULL,
 };
 
 static bool is_filter_key(const char *s)
@@ -419,6 +419,8 @@ static int filter_parse(const char *what, int argc, char **argv, struct filter *
 			fl->session = val;
 		} else if (!strcmp(key, "origin")) {
 			fl->origin = val;
+		} else if (!strcmp(key, "tenant")) {
+			fl->tenant = val;
 		} else if (!strcmp(key, "decision")) {
 			ret = arg_decision(what, val);
 			fl->decision = val;
@@ -458,6 +460,8 @@ static bool filter_match(const struct filter *fl, const cJSON *rec)
 		return false;
 	if (fl->origin && !str_is(get(origin, "key"), fl->origin) &&
 	    !str_is(get(origin, "tenant"), fl->origin) && !str_is(get(origin, "ip"), fl->origin))
+		return false;
+	if (fl->tenant && !str_is(get(origin, "tenant"), fl->tenant))
 		return false;
 	if (fl->decision && !str_is(get(rec, "decision"), fl->decision))
 		return false;
@@ -693,6 +697,236 @@ static int audit_show_cmd(int argc, char **argv)
 		fclose(f);
 	if (ret)
 		return fail("%s: %s: %s", what, fl.file, strerror(-ret));
+	return EXIT_OK;
+}
+
+/* --- tokens: usage summed from the trail ---------------------------------- */
+
+static const char *const by_names[] = { "tenant", "key", "route", "model", "pool", NULL };
+
+struct usage_row {
+	char *name;			/* NULL: a free slot */
+	__u64 requests, prompt, completion, cached, reasoning, estimated;
+};
+
+struct usage_table {
+	struct usage_row *rows;
+	size_t n, cap;			/* cap a power of two */
+};
+
+static __u64 fnv1a(const char *s)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The row of name, made if new; NULL without memory. */
+static struct usage_row *usage_row(struct usage_table *t, const char *name)
+{
+	size_t i;
+
+	if (2 * (t->n + 1) > t->cap) {
+		struct usage_table g = { .cap = t->cap ? 2 * t->cap : 64 };
+
+		g.rows = calloc(g.cap, sizeof(*g.rows));
+		if (!g.rows)
+			return NULL;
+		for (i = 0; i < t->cap; i++) {
+			size_t j;
+
+			if (!t->rows[i].name)
+				continue;
+			for (j = fnv1a(t->rows[i].name) & (g.cap - 1); g.rows[j].name; j = (j + 1) & (g.cap - 1))
+				;
+			g.rows[j] = t->rows[i];
+		}
+		g.n = t->n;
+		free(t->rows);
+		*t = g;
+	}
+	for (i = fnv1a(name) & (t->cap - 1); t->rows[i].name; i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->rows[i].name, name))
+			return &t->rows[i];
+	t->rows[i].name = strdup(name);
+	if (!t->rows[i].name)
+		return NULL;
+	t->n++;
+	return &t->rows[i];
+}
+
+static __u64 num(const cJSON *j, const char *name)
+{
+	const cJSON *v = get(j, name);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (__u64)v->valuedouble : 0;
+}
+
+/*
+ * A request record's tokens into its row. Only requests a backend answered
+ * spent tokens: refused ones (401, 429, blocked) had theirs given back.
+ */
+static int usage_add(struct usage_table *t, const cJSON *rec, const char *by)
+{
+	const cJSON *tok = get(rec, "tokens"), *where;
+	const char *name;
+	struct usage_row *r;
+
+	if (!cJSON_IsObject(tok) || !cJSON_GetStringValue(get(rec, "backend")))
+		return 0;
+	where = !strcmp(by, "tenant") || !strcmp(by, "key") ? get(rec, "origin") : rec;
+	name = cJSON_GetStringValue(get(where, by));
+	r = usage_row(t, name ? name : "-");
+	if (!r)
+		return -ENOMEM;
+	r->requests++;
+	r->prompt += num(tok, "prompt");
+	r->completion += num(tok, "completion");
+	r->cached += num(tok, "cached");
+	r->reasoning += num(tok, "reasoning");
+	r->estimated += cJSON_IsTrue(get(tok, "estimated"));
+	return 0;
+}
+
+static int usage_cmp(const void *a, const void *b)
+{
+	const struct usage_row *x = a, *y = b;
+	__u64 tx = x->prompt + x->completion, ty = y->prompt + y->completion;
+
+	if (tx != ty)
+		return tx < ty ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+#define USAGE_FMT	"%-24s %9s %12s %12s %12s %12s %9s\n"
+
+static void usage_print(struct usage_table *t, const char *by)
+{
+	struct usage_row total = { .name = "total" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->rows[i].name)
+			t->rows[n++] = t->rows[i];
+	if (n)
+		qsort(t->rows, n, sizeof(*t->rows), usage_cmp);
+	if (json_output)
+		jsonw_start_array(jw);
+	else
+		printf(USAGE_FMT, by[0] == 'k' ? "KEY" : by[0] == 't' ? "TENANT" : by[0] == 'r' ? "ROUTE" :
+		       by[0] == 'm' ? "MODEL" : "POOL", "REQUESTS", "PROMPT", "COMPLETION", "CACHED",
+		       "REASONING", "ESTIMATED");
+	for (size_t i = 0; i <= n; i++) {
+		const struct usage_row *r = i < n ? &t->rows[i] : &total;
+		char c[6][24];
+
+		if (i < n) {
+			total.requests += r->requests;
+			total.prompt += r->prompt;
+			total.completion += r->completion;
+			total.cached += r->cached;
+			total.reasoning += r->reasoning;
+			total.estimated += r->estimated;
+		}
+		if (json_output) {
+			if (i == n)
+				break;
+			jsonw_start_object(jw);
+			jsonw_string_field(jw, by, r->name);
+			jsonw_uint_field(jw, "requests", r->requests);
+			jsonw_uint_field(jw, "prompt", r->prompt);
+			jsonw_uint_field(jw, "completion", r->completion);
+			jsonw_uint_field(jw, "cached", r->cached);
+			jsonw_uint_field(jw, "reasoning", r->reasoning);
+			jsonw_uint_field(jw, "estimated", r->estimated);
+			jsonw_end_object(jw);
+			continue;
+		}
+		snprintf(c[0], sizeof(c[0]), "%llu", (unsigned long long)r->requests);
+		snprintf(c[1], sizeof(c[1]), "%llu", (unsigned long long)r->prompt);
+		snprintf(c[2], sizeof(c[2]), "%llu", (unsigned long long)r->completion);
+		snprintf(c[3], sizeof(c[3]), "%llu", (unsigned long long)r->cached);
+		snprintf(c[4], sizeof(c[4]), "%llu", (unsigned long long)r->reasoning);
+		snprintf(c[5], sizeof(c[5]), "%llu", (unsigned long long)r->estimated);
+		printf(USAGE_FMT, r->name, c[0], c[1], c[2], c[3], c[4], c[5]);
+	}
+	if (json_output)
+		jsonw_end_array(jw);
+	for (size_t i = 0; i < n; i++)
+		free(t->rows[i].name);
+	free(t->rows);
+}
+
+int do_tokens(int argc, char **argv)
+{
+	const char *what = "tokens", *by = "tenant";
+	struct usage_table t = { 0 };
+	struct line l = { 0 };
+	char *rest[32];
+	struct filter fl;
+	int nrest = 0, ret;
+	bool by_given = false;
+	FILE *f;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "by")) {
+			const char *const *b;
+
+			if (by_given)
+				return usage_error("%s: 'by' given twice", what);
+			if (!need_value(argc, argv, i, what))
+				return EXIT_USAGE;
+			for (b = by_names; *b && strcmp(*b, argv[i + 1]); b++)
+				;
+			if (!*b)
+				return usage_error("%s: by '%s': expected tenant, key, route, model or pool",
+						   what, argv[i + 1]);
+			by = *b;
+			by_given = true;
+			i++;
+		} else if (!strcmp(argv[i], "limit") || !strcmp(argv[i], "decision") ||
+			   !strcmp(argv[i], "rule") || !strcmp(argv[i], "session")) {
+			return usage_error("%s: unexpected argument '%s'", what, argv[i]);
+		} else if (nrest == (int)(sizeof(rest) / sizeof(rest[0]))) {
+			return usage_error("%s: too many arguments", what);
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if ((ret = filter_parse(what, nrest, rest, &fl)))
+		return ret;
+	f = fopen(fl.file, "r");
+	if (!f && (errno != ENOENT || fl.file_given))
+		return fail("%s: %s: %s", what, fl.file, strerror(errno));
+	if (!f)
+		fprintf(stderr, "sluicectl: %s: %s: %s (no records; name one with file FILE or "
+			"SLUICE_AUDIT)\n", what, fl.file, strerror(ENOENT));
+	while (f && (ret = line_next(f, &l)) == 1) {
+		cJSON *rec = line_json(&l);
+
+		if (!rec) {
+			if (l.terminated)
+				fprintf(stderr, "sluicectl: %s: %s: line %zu: not JSON, skipped\n", what,
+					fl.file, l.no);
+			continue;
+		}
+		ret = filter_match(&fl, rec) ? usage_add(&t, rec, by) : 0;
+		cJSON_Delete(rec);
+		if (ret)
+			break;
+	}
+	free(l.buf);
+	if (f)
+		fclose(f);
+	if (ret < 0) {
+		for (size_t i = 0; i < t.cap; i++)
+			free(t.rows[i].name);
+		free(t.rows);
+		return fail("%s: %s: %s", what, fl.file, strerror(-ret));
+	}
+	usage_print(&t, by);
 	return EXIT_OK;
 }
 

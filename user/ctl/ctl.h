@@ -80,6 +80,7 @@ int do_watch(int argc, char **argv);
 int do_top(int argc, char **argv);
 int do_events(int argc, char **argv);
 int do_audit(int argc, char **argv);
+int do_tokens(int argc, char **argv);
 int do_key(int argc, char **argv);
 int do_status(int argc, char **argv);
 int do_reload(int argc, char **argv);

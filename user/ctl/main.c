@@ -248,6 +248,7 @@ static const struct cmd objects[] = {
 	{ "top", do_top },
 	{ "events", do_events },
 	{ "audit", do_audit },
+	{ "tokens", do_tokens },
 	{ "key", do_key },
 	{ "status", do_status },
 	{ "reload", do_reload },
