@@ -146,6 +146,8 @@ is "metrics: rate-limit rejections by scope and limit" \
 	'sluice_rate_limited_total{scope="tenant",limit="requests_per_second"}=4 sluice_rate_limited_total{scope="tenant",limit="tokens_per_minute"}=1 '
 ok_if "metrics: prompt tokens counted with the encoding, labelled estimated=\"false\"" \
 	awk '/^sluice_prompt_tokens_total\{route="chat",estimated="false"\}/ && $2 >= 9 { f = 1 } END { exit !f }' <<<"$met"
+ok_if "metrics: tokens by tenant, as the backend reported them (gamma's prompt and completion)" \
+	awk '/^sluice_tenant_tokens_total\{tenant="gamma",direction="(prompt|completion)"\}/ && $2 > 0 { n++ } END { exit n != 2 }' <<<"$met"
 between "metrics: authentication failures counted (2 so far)" \
 	"$(awk '/^sluice_auth_failures_total/ { print $2 }' <<<"$met")" 2 2
 

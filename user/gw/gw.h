@@ -61,8 +61,9 @@ struct runtime {
 	struct detect_db detect;	/* compiled once per config */
 	unsigned char hash_key[INSP_HASH_KEY];
 	EVP_MAC_CTX *hash_mac;		/* keyed with hash_key: copied by the workers */
-	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners */
+	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners, tenants */
 	int no_route_slot;		/* requests refused before routing */
+	int no_tenant_slot;		/* requests without a key */
 	_Atomic int refs;
 	uint64_t generation;
 };

@@ -23,7 +23,7 @@ static const double fine_bounds[M_BUCKETS] = {
 
 static const int widths[MK_N] = {
 	[MK_ROUTE] = MR_WIDTH, [MK_POOL] = MP_WIDTH, [MK_RULE] = MU_WIDTH,
-	[MK_LISTENER] = ML_WIDTH,
+	[MK_LISTENER] = ML_WIDTH, [MK_TENANT] = MT_WIDTH,
 };
 
 /* Names by slot, per kind: appended by config loads, read by scrapes. */
@@ -202,6 +202,17 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 			label(f, reg[MK_ROUTE].name[s]);
 			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
 				(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_PROMPT + d));
+		}
+	family(f, "sluice_tenant_tokens_total", "counter",
+	       "Tokens the backends reported, by tenant (\"\": requests without a key) and direction.");
+	for (int s = 0; s < n[MK_TENANT]; s++)
+		for (int d = 0; d < 3; d++) {
+			static const char *const dir[] = { "prompt", "completion", "cached" };
+
+			fputs("sluice_tenant_tokens_total{tenant=\"", f);
+			label(f, reg[MK_TENANT].name[s]);
+			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
+				(unsigned long long)sum(w, nw, MK_TENANT, s, MT_PROMPT + d));
 		}
 	family(f, "sluice_pool_responses_total", "counter",
 	       "Upstream responses relayed, by pool and status class.");

@@ -25,6 +25,7 @@ enum m_kind {
 	MK_POOL,
 	MK_RULE,
 	MK_LISTENER,
+	MK_TENANT,
 	MK_N,
 };
 
@@ -59,6 +60,11 @@ enum {
 	ML_ACTIVE,
 	ML_TLS_FAILED,
 	ML_WIDTH,
+	/* tenant: tokens the backends reported, by direction */
+	MT_PROMPT = 0,
+	MT_COMPLETION,
+	MT_CACHED,
+	MT_WIDTH,
 };
 
 struct m_hist {

@@ -251,6 +251,13 @@ static void count_request(struct client *c, const struct runtime *rt)
 			M_ADD(row[MR_CACHED], c->used.cached);
 		}
 	}
+	if (c->used.found &&
+	    (row = metrics_row(wm, MK_TENANT, c->tenant >= 0 && (size_t)c->tenant < rt->cfg->ntenants ?
+						      rt->slot[MK_TENANT][c->tenant] : rt->no_tenant_slot))) {
+		M_ADD(row[MT_PROMPT], c->used.prompt);
+		M_ADD(row[MT_COMPLETION], c->used.completion);
+		M_ADD(row[MT_CACHED], c->used.cached);
+	}
 	if (!c->local_error && c->pool >= 0 && (size_t)c->pool < rt->cfg->npools &&
 	    (row = metrics_row(wm, MK_POOL, rt->slot[MK_POOL][c->pool])))
 		M_INC(row[MP_RESP + cls]);

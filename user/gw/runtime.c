@@ -115,7 +115,8 @@ static bool limits_set(const struct cfg_limits *l)
 static int metric_slots(struct runtime *rt)
 {
 	const struct gw_config *cfg = rt->cfg;
-	size_t n[MK_N] = { cfg->nroutes, cfg->npools, cfg->inspect.nrules, cfg->nlisteners };
+	size_t n[MK_N] = { cfg->nroutes, cfg->npools, cfg->inspect.nrules, cfg->nlisteners,
+			   cfg->ntenants };
 
 	for (int k = 0; k < MK_N; k++) {
 		rt->slot[k] = calloc(n[k] ? n[k] : 1, sizeof(int));
@@ -125,12 +126,14 @@ static int metric_slots(struct runtime *rt)
 			const char *name = k == MK_ROUTE ? cfg->routes[i].name :
 					   k == MK_POOL ? cfg->pools[i].name :
 					   k == MK_RULE ? cfg->inspect.rules[i].name :
-							  cfg->listeners[i].name;
+					   k == MK_LISTENER ? cfg->listeners[i].name :
+							      cfg->tenants[i].name;
 
 			rt->slot[k][i] = metrics_slot(k, name);
 		}
 	}
 	rt->no_route_slot = metrics_slot(MK_ROUTE, "");
+	rt->no_tenant_slot = metrics_slot(MK_TENANT, "");
 	return 0;
 }
 
