@@ -61,4 +61,4 @@ do {
 	rounds++;
 	secs = Number(process.hrtime.bigint() - t0) / 1e9;
 } while (secs < 2);
-console.log(`${enc}: ${((bytes * rounds) / secs / 1e6).toFixed(2)} MB/s (${bytes} bytes in ${texts.length} texts x ${rounds} rounds in ${secs.toFixed(2)} s)`);
+console.log(`${enc}: ${((bytes * rounds) / secs / 1e6).toFixed(3)} MB/s (${bytes} bytes in ${texts.length} texts x ${rounds} rounds in ${secs.toFixed(2)} s)`);
