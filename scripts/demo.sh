@@ -4,8 +4,9 @@
 # blocklist and the per-source rate limit at work; then sluiced in the
 # gateway, behind the XDP program, in front of two mock model backends:
 # a chat request over TLS, a stream, a prompt masked, one blocked, one
-# rerouted, the audit trail and its chain, a backend failover, and the admin
-# endpoint's status and metrics. It checks
+# rerouted, the audit trail and its chain, a backend failover, the admin
+# endpoint's status and metrics, and a client pushed from 429s down to an
+# XDP drop and let back after its TTL. It checks
 # each claim it makes. Everything it creates (namespaces, processes, its own pinned maps)
 # is removed on exit. Exit status 0 when everything behaved as shown.
 set -u
@@ -185,7 +186,11 @@ cat >"$LAB_STATE/sluice.json" <<EOC
                                     { "url": "http://198.18.12.2:9000", "model_map": { "gpt-4o": "llama-3-70b" } } ],
                       "health": { "interval": "500ms", "timeout": "250ms", "rise": 1, "fall": 1 } },
              "onprem": { "backends": [ { "url": "http://198.18.12.2:9000" } ] } },
-  "routes": [ { "name": "v1", "match": { "path": "/v1/" }, "pool": "gpu" } ],
+  "routes": [ { "name": "embeddings", "match": { "path": "/v1/embeddings" }, "pool": "gpu",
+                "limits": { "requests_per_second": 2 } },
+              { "name": "v1", "match": { "path": "/v1/" }, "pool": "gpu" } ],
+  "escalation": { "events": [ "rate_limited" ], "strikes": 5, "window": "1m",
+                  "steps": [ { "action": "block", "ttl": "8s" } ] },
   "inspect": {
     "pattern_sets": [ { "name": "injection", "patterns": [ "ignore\\\\s+(?:all\\\\s+)?(?:the\\\\s+)?(?:previous|prior|above)\\\\s+instructions",
                                                       "(?:print|reveal)\\\\s+(?:your|the)\\\\s+system\\\\s+prompt" ] } ],
@@ -304,3 +309,39 @@ expect 'grep -q "^sluice_requests_total{route=\"v1\",decision=\"blocked\",code=\
 	"the blocked prompt is counted by route, decision and status" "no blocked request in the metrics"
 expect '[ "$("$SLUICECTL" -j status | jq -r --arg c "$GC" --arg a "$GA" "[.xdp[] | select(.enforcing and (.name == \$c or .name == \$a))] | length")" = 2 ]' \
 	"status lists the lab's XDP attachments, read from the pinned maps" "status shows no XDP attachment"
+
+step "15. A client that keeps hitting its rate limit is pushed down to XDP, and let back after the TTL"
+say "route embeddings: 2 requests a second; escalation: 5 rate-limited requests within a minute"
+say "block the source in the XDP program for 8 s"
+# embed: the HTTP code of an embeddings request from the attacker (000: no answer)
+embed() {
+	lab_exec attacker curl -s -o /dev/null -w '%{http_code}' --max-time "${1:-3}" --cacert "$LAB_STATE/api.pem" \
+		--resolve api.demo:8443:198.18.1.1 https://api.demo:8443/v1/embeddings \
+		-H 'content-type: application/json' -d '{"model":"text-embedding-3-small","input":"hello"}'
+}
+codes= t0=$SECONDS
+for _ in $(seq 12); do
+	code=$(embed 2)
+	codes="$codes $code"
+	[ "$code" = 000 ] && break
+done
+say "the attacker, requests in a row until one gets no answer:$codes"
+expect '[ "$(tr " " "\n" <<<"$codes" | grep -c 429)" -ge 5 ]' "429s once the route's rate is used up" \
+	"fewer than five 429s: $codes"
+sleep 0.2
+say "\$ sluicectl throttle list"
+"$SLUICECTL" throttle list 2>&1 | sed 's/^/   /'
+expect '"$SLUICECTL" -j throttle list | jq -e "[.[] | select(.source == \"198.18.2.2/32\" and .action == \"drop\")] | length == 1" >/dev/null' \
+	"sluiced wrote a drop verdict for 198.18.2.2 into the XDP map, with its reason" "no verdict for the attacker"
+expect '[ "$code" = 000 ]' "its last connection got no answer: XDP drops its packets before the kernel stack" \
+	"the attacker was never cut off"
+out=$(chat -d '{"model":"gpt-4o","messages":[{"role":"user","content":"still there?"}]}')
+expect 'jq -e ".choices[0].message.content != null" >/dev/null <<<"$out"' "the client is not affected" \
+	"the client got no answer: $out"
+say "waiting out the rest of the TTL (8 s) ..."
+sleep $((10 - (SECONDS - t0)))
+code=$(embed)
+expect '[ "$code" = 200 ]' "after the TTL the attacker is let back in (200)" "after the TTL: $code"
+rec=$(sleep 0.3; grep '"event":"escalation"' "$AUDIT" | tail -1)
+say "the audit record of the step: $(jq -c '{source, step, action, ttl_s, events}' <<<"$rec" 2>/dev/null || echo "$rec")"
+expect '[ -n "$rec" ]' "the audit trail records the escalation and why" "no escalation record in the audit trail"
