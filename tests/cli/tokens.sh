@@ -47,6 +47,21 @@ for enc in o200k_base cl100k_base; do
 	report "$enc: the prompts of $nr request bodies (chat, completions, embeddings, Responses, Anthropic) with tool calls, counted as the reference counts them" "$why"
 done
 
+# The cache of long texts: the same text again counts the same; one that
+# differs only in its middle (same slot: same length, start and end) is
+# counted afresh
+why=
+long=$(printf 'word %.0s' $(seq 200))
+half=$(printf 'word %.0s' $(seq 100))
+like="${half%word }wxrd ${half}"
+[ ${#like} = ${#long} ] || because "the look-alike is ${#like} bytes, the text ${#long}"
+printf '{"messages":[{"role":"user","content":"%s"}]}\n' "$long" "$long" "$like" "$long" >"$tmp/cache"
+"$COUNT" -q -e o200k_base -r "$B/share/tiktoken/o200k_base.tiktoken" "$tmp/cache" >"$tmp/c" 2>"$tmp/err"
+node scripts/bench/tiktoken_count.mjs "$B/npm-tiktoken" o200k_base "$tmp/cache" -q >"$tmp/js" 2>>"$tmp/err"
+[ "$(tr '\n' ' ' <"$tmp/c")" = "$(tr '\n' ' ' <"$tmp/js")" ] || because "sluice $(tr '\n' ' ' <"$tmp/c"), reference $(tr '\n' ' ' <"$tmp/js")"
+[ "$(sed -n 1p "$tmp/c")" != "$(sed -n 3p "$tmp/c")" ] || because "the changed text counted as the cached one"
+report "a 1 KB text counted again from the cache, a look-alike not" "$why"
+
 # The chat overhead OpenAI documents: 3 a message, 1 a name, 3 for the reply
 why=
 printf '%s\n' '{"messages":[{"role":"user","content":"hello world"}]}' \

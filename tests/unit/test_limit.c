@@ -252,7 +252,7 @@ static void test_headers(void **state)
 
 static void parse(const char *body, size_t chunk, struct usage *u)
 {
-	struct usage_tap t;
+	struct usage_tap t = { 0 };
 	size_t n = strlen(body);
 
 	assert_int_equal(usage_tap_init(&t), 0);

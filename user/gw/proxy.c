@@ -75,6 +75,7 @@ static void client_free(void *obj)
 	free(c->model);
 	free(c->user);
 	free(c->upstream_body);
+	usage_tap_free(&c->tap);
 	free(c);
 }
 
@@ -713,7 +714,7 @@ static void settle(struct client *c)
 			spent = reserved;
 	}
 	limit_release(&c->lim, spent, c->w->loop.now_ns);
-	usage_tap_free(&c->tap);
+	usage_tap_end(&c->tap);
 }
 
 /* Everything of the request is here: route it and send it upstream. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Prompt token counts of request bodies. See tokens.h. */
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,12 +28,85 @@ const struct bpe *tokens_for(const struct cfg_tokenizer *t, const char *model)
 	return enc < TOK_ESTIMATE ? t->bpe[enc] : NULL;
 }
 
+/*
+ * Texts counted lately, per worker thread: a conversation sends its system
+ * prompt and its history again with every turn. Direct-mapped by a hash of
+ * the text, each slot keeping the text itself, so a hit is an exact match
+ * (memcmp), never a collision. Texts of CACHE_MIN to CACHE_MAX bytes only:
+ * shorter ones count faster than they compare.
+ */
+#define CACHE_SLOTS	256
+#define CACHE_MIN	256
+#define CACHE_MAX	(64 * 1024)
+
+struct cached {
+	const struct bpe *b;
+	char *text;
+	size_t len;
+	uint64_t tokens;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_free(void *p)
+{
+	struct cached *c = p;
+
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		free(c[i].text);
+	free(c);
+}
+
+static void cache_init(void)
+{
+	if (pthread_key_create(&cache_key, cache_free))
+		cache_key = (pthread_key_t)-1;
+}
+
+static struct cached *cache_slot(const char *s, size_t n)
+{
+	struct cached *c;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	pthread_once(&cache_once, cache_init);
+	if (cache_key == (pthread_key_t)-1)
+		return NULL;
+	c = pthread_getspecific(cache_key);
+	if (!c) {
+		c = calloc(CACHE_SLOTS, sizeof(*c));
+		if (!c || pthread_setspecific(cache_key, c)) {
+			free(c);
+			return NULL;
+		}
+	}
+	/* FNV-1a over the first and last 64 bytes and the length: the slot, not the match */
+	for (size_t i = 0; i < 64; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	for (size_t i = n - 64; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	h ^= n;
+	return &c[(h ^ h >> 32) % CACHE_SLOTS];
+}
+
 static uint64_t count(const struct bpe *b, const char *s)
 {
-	size_t n = bpe__count(b, s, strlen(s));
+	size_t len = strlen(s), n;
+	struct cached *slot = NULL;
+	char *copy;
 
+	if (len >= CACHE_MIN && len <= CACHE_MAX && (slot = cache_slot(s, len)) &&
+	    slot->b == b && slot->len == len && !memcmp(slot->text, s, len))
+		return slot->tokens;
+	n = bpe__count(b, s, len);
 	/* no memory for a long piece: its bytes, an upper bound of its tokens */
-	return n == SIZE_MAX ? strlen(s) : n;
+	if (n == SIZE_MAX)
+		return len;
+	if (slot && (copy = realloc(slot->text, len))) {
+		memcpy(copy, s, len);
+		*slot = (struct cached){ b, copy, len, n };
+	}
+	return n;
 }
 
 static uint64_t str(const struct bpe *b, const cJSON *v)

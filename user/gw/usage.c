@@ -8,14 +8,23 @@
 
 int usage_tap_init(struct usage_tap *t)
 {
-	memset(t, 0, sizeof(*t));
-	t->head = malloc(USAGE_HEAD);
-	t->tail = malloc(2 * USAGE_TAIL);
+	if (!t->head)
+		t->head = malloc(USAGE_HEAD);
+	if (!t->tail)
+		t->tail = malloc(2 * USAGE_TAIL);
 	if (!t->head || !t->tail) {
 		usage_tap_free(t);
 		return -ENOMEM;
 	}
+	t->hlen = t->tlen = 0;
+	t->bytes = 0;
+	t->on = true;
 	return 0;
+}
+
+void usage_tap_end(struct usage_tap *t)
+{
+	t->on = false;
 }
 
 void usage_tap_free(struct usage_tap *t)
@@ -29,7 +38,7 @@ void usage_tap_add(struct usage_tap *t, const char *data, size_t len)
 {
 	size_t n;
 
-	if (!t->head)
+	if (!t->on)
 		return;
 	t->bytes += len;
 	n = len < USAGE_HEAD - t->hlen ? len : USAGE_HEAD - t->hlen;
@@ -71,20 +80,16 @@ static void take(uint64_t *field, uint64_t v)
 static void scan(const char *s, size_t n, struct usage *u)
 {
 	static const char key[] = "\"usage\"";
-	char *copy = malloc(n + 1);
-	const char *p;
+	const char *p, *end = s + n;
 
-	if (!copy)
-		return;
-	memcpy(copy, s, n);
-	copy[n] = '\0';
-	for (p = copy; (p = memmem(p, copy + n - p, key, sizeof(key) - 1)); p++) {
+	for (p = s; (p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)); p++) {
 		const char *q = p + sizeof(key) - 1;
 		cJSON *o;
 
-		while (*q == ' ' || *q == ':' || *q == '\t')
+		while (q < end && (*q == ' ' || *q == ':' || *q == '\t'))
 			q++;
-		if (*q != '{' || !(o = cJSON_ParseWithOpts(q, NULL, false)))
+		if (q == end || *q != '{' ||
+		    !(o = cJSON_ParseWithLengthOpts(q, (size_t)(end - q), NULL, false)))
 			continue;
 		if (cJSON_IsObject(o)) {
 			uint64_t in = num(o, "input_tokens", NULL);
@@ -104,13 +109,12 @@ static void scan(const char *s, size_t n, struct usage *u)
 		}
 		cJSON_Delete(o);
 	}
-	free(copy);
 }
 
 void usage_parse(const struct usage_tap *t, struct usage *u)
 {
 	memset(u, 0, sizeof(*u));
-	if (!t->head)
+	if (!t->on)
 		return;
 	scan(t->head, t->hlen, u);
 	/* the tail repeats the head when the body was short */

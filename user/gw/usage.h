@@ -22,9 +22,10 @@
 #define USAGE_TAIL	16384
 
 struct usage_tap {
-	char *head, *tail;		/* USAGE_HEAD, 2 * USAGE_TAIL bytes */
+	char *head, *tail;		/* USAGE_HEAD, 2 * USAGE_TAIL bytes, kept for the next request */
 	size_t hlen, tlen;
 	uint64_t bytes;			/* of the whole body */
+	bool on;			/* tapping this request's answer */
 };
 
 struct usage {
@@ -32,9 +33,11 @@ struct usage {
 	bool found;			/* the backend reported usage */
 };
 
-/* 0 or -ENOMEM */
+/* Starts tapping a request's answer (the buffers are made once per tap). 0 or -ENOMEM */
 int usage_tap_init(struct usage_tap *t);
 void usage_tap_add(struct usage_tap *t, const char *data, size_t len);
+/* Stops tapping; the buffers stay for the next request. */
+void usage_tap_end(struct usage_tap *t);
 void usage_tap_free(struct usage_tap *t);
 
 /* What the tapped bytes report; found false when nothing was. */
