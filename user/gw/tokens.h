@@ -19,6 +19,10 @@
  *                     models to "estimate" unless a table is known to fit)
  * Tool and function definitions are counted as their JSON text, which
  * providers do not document: there the count is close, not exact.
+ *
+ * Texts of 256 bytes to 64 KiB are remembered per worker thread with their
+ * counts (256 slots, the text kept to compare): a conversation's system
+ * prompt and history come again with every turn.
  */
 #ifndef SLUICE_GW_TOKENS_H
 #define SLUICE_GW_TOKENS_H
