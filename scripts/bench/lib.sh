@@ -177,6 +177,34 @@ bench_group_ticks() {
 	echo $t
 }
 
+# bench_wrk_round FILE ROUND WHO PGID DUR LABEL URL: one wrk run, -t1
+# -c$CONNS for DUR seconds with the script $LUA (proxy_chat.lua) on CPU
+# $CLIENT_CPU, against URL; appends "ROUND WHO rps p50 p99 cpu_us_per_req"
+# (the CPU of process group PGID) to FILE and, past round 0, prints the round.
+# 1, said on stderr, when wrk failed or saw error answers or socket errors.
+bench_wrk_round() {
+	local file=$1 round=$2 who=$3 pg=$4 d=$5 label=$6 url=$7 ticks out
+	local reqs secs rps p50 p99 status errors
+
+	ticks=$(bench_group_ticks "$pg")
+	out=$(timeout $((${d%.*} + 15)) taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${d}s" -s "$LUA" \
+		"$url" 2>&1 | grep WRK_RESULT) || out=
+	ticks=$(($(bench_group_ticks "$pg") - ticks))
+	if [ -z "$out" ]; then
+		bench_log "round $round $who: wrk failed"
+		return 1
+	fi
+	eval "${out#WRK_RESULT }"
+	echo "$round $who $rps $p50 $p99 $(awk -v t="$ticks" -v hz="$BENCH_HZ" -v n="$reqs" \
+		'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')" >>"$file"
+	[ "$round" = 0 ] || printf '   round %d %s %-3s %9.0f req/s  p99 %7d us\n' \
+		"$round" "$label" "$who" "$rps" "$p99" >&2
+	if [ "$status" != 0 ] || [ "$errors" != 0 ]; then
+		bench_log "round $round $who: $status error answers, $errors socket errors"
+		return 1
+	fi
+}
+
 # bench_rotate N WORDS...: the words, starting at the (N mod count)th, so
 # each round runs the contenders in another order.
 bench_rotate() {

@@ -132,24 +132,8 @@ for round in $(seq "$FIRST" "$ROUNDS"); do
 	d=$DUR
 	[ "$round" = 0 ] && d=$WARM_DUR
 	for who in $(bench_rotate "$round" off on); do
-		ticks=$(bench_group_ticks "${PG[$who]}")
-		out=$(timeout $((${d%.*} + 15)) taskset -c $CLIENT_CPU wrk -t1 -c"$CONNS" -d"${d}s" -s "$LUA" \
-			"https://127.0.0.1:${TLS_PORT[$who]}/v1/chat/completions" 2>&1 | grep WRK_RESULT) || out=
-		ticks=$(($(bench_group_ticks "${PG[$who]}") - ticks))
-		if [ -z "$out" ]; then
-			bench_log "round $round $who: wrk failed"
-			FAILED=1
-			continue
-		fi
-		eval "${out#WRK_RESULT }"
-		if [ "$status" != 0 ] || [ "$errors" != 0 ]; then
-			bench_log "round $round $who: $status error answers, $errors socket errors"
-			FAILED=1
-		fi
-		echo "$round $who $rps $p50 $p99 $(awk -v t="$ticks" -v hz="$BENCH_HZ" -v n="$reqs" \
-			'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')" >>"$TPUT"
-		[ "$round" = 0 ] || printf '   round %d metrics %-3s %9.0f req/s  p99 %7d us\n' \
-			"$round" "$who" "$rps" "$p99" >&2
+		bench_wrk_round "$TPUT" "$round" "$who" "${PG[$who]}" "$d" metrics \
+			"https://127.0.0.1:${TLS_PORT[$who]}/v1/chat/completions" || FAILED=1
 	done
 done
 # Prometheus saw the on instance's requests (the scrapes did happen)

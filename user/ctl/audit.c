@@ -665,6 +665,23 @@ static int show_file(const char *what, FILE *f, const struct filter *fl)
 	return ret;
 }
 
+/*
+ * The trail the filter names, for reading, into *f. Where nobody named a
+ * file, a missing default is a trail not yet written (sluiced has not
+ * started, or audits elsewhere): *f NULL, no records, said on stderr. A
+ * file named is one that must be there. EXIT_OK, or the failure's status.
+ */
+static int trail_open(const char *what, const struct filter *fl, FILE **f)
+{
+	*f = fopen(fl->file, "r");
+	if (!*f && (errno != ENOENT || fl->file_given))
+		return fail("%s: %s: %s", what, fl->file, strerror(errno));
+	if (!*f)
+		fprintf(stderr, "sluicectl: %s: %s: %s (no records; name one with file FILE or "
+			"SLUICE_AUDIT)\n", what, fl->file, strerror(ENOENT));
+	return EXIT_OK;
+}
+
 static int audit_show_cmd(int argc, char **argv)
 {
 	const char *what = "audit";
@@ -674,17 +691,8 @@ static int audit_show_cmd(int argc, char **argv)
 
 	if ((ret = filter_parse(what, argc, argv, &fl)))
 		return ret;
-	f = fopen(fl.file, "r");
-	/*
-	 * Where nobody named a file, a missing default is a trail not yet
-	 * written (sluiced has not started, or audits elsewhere): no records,
-	 * said on stderr. A file named is one that must be there.
-	 */
-	if (!f && (errno != ENOENT || fl.file_given))
-		return fail("%s: %s: %s", what, fl.file, strerror(errno));
-	if (!f)
-		fprintf(stderr, "sluicectl: %s: %s: %s (no records; name one with file FILE or "
-			"SLUICE_AUDIT)\n", what, fl.file, strerror(ENOENT));
+	if ((ret = trail_open(what, &fl, &f)))
+		return ret;
 	if (json_output)
 		jsonw_start_array(jw);
 	else
@@ -897,12 +905,8 @@ int do_tokens(int argc, char **argv)
 	}
 	if ((ret = filter_parse(what, nrest, rest, &fl)))
 		return ret;
-	f = fopen(fl.file, "r");
-	if (!f && (errno != ENOENT || fl.file_given))
-		return fail("%s: %s: %s", what, fl.file, strerror(errno));
-	if (!f)
-		fprintf(stderr, "sluicectl: %s: %s: %s (no records; name one with file FILE or "
-			"SLUICE_AUDIT)\n", what, fl.file, strerror(ENOENT));
+	if ((ret = trail_open(what, &fl, &f)))
+		return ret;
 	while (f && (ret = line_next(f, &l)) == 1) {
 		cJSON *rec = line_json(&l);
 
