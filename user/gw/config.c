@@ -1686,6 +1686,7 @@ static const struct ckey limits_top_keys[] = {
 	{ FIELD("per_address", CT_OBJECT, struct cfg_limits_top, per_address), .obj = &limits_obj },
 	{ FIELD("default_max_tokens", CT_UINT, struct cfg_limits_top, default_max_tokens),
 	  .min = 1, .max = 100000000, .def = 4096 },
+	{ FIELD("stream_usage", CT_BOOL, struct cfg_limits_top, stream_usage), .def = true },
 	{ NULL }
 };
 static const struct cobj limits_top_obj = { limits_top_keys };

@@ -101,6 +101,7 @@ struct cfg_limits_top {
 	struct cfg_limits per_key;	/* every key, beside its tenant's */
 	struct cfg_limits per_address;	/* every source address (IPv6 by /64) */
 	uint32_t default_max_tokens;	/* reserved for a request that names none */
+	bool stream_usage;		/* OpenAI streams are asked for their usage */
 };
 
 /* What counts as a strike against a source address */

@@ -203,6 +203,8 @@ struct client {
 	int tenant;			/* config tenant, or -1 */
 	uint64_t max_tokens;		/* the body's, 0: none named */
 	bool stream_req;		/* the body asks for a stream */
+	bool usage_unasked;		/* ... without stream_options.include_usage */
+	bool usage_injected;		/* we asked for it: the usage chunk is not the client's */
 	uint64_t prompt_tokens;		/* counted before forwarding (or estimated) */
 	bool prompt_exact;		/* counted with the model's encoding */
 	uint64_t allowed;		/* completion tokens reserved */

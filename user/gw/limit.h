@@ -93,6 +93,15 @@ void limit_fini(void);
 int limit_acquire(struct limit_ticket *t, const struct limit_ask *ask, int n, uint64_t tokens,
 		  uint64_t now, struct limit_view *v, struct limit_refusal *why);
 
+/* Does t hold tokens from some budget (tokens_per_minute or _per_day)? */
+static inline bool limit_ticket_tokens(const struct limit_ticket *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->l[i]->tpm || t->l[i]->tpd)
+			return true;
+	return false;
+}
+
 /* Ends t's request: concurrency back, tokens settled to used (give back or charge more). */
 void limit_release(struct limit_ticket *t, uint64_t used, uint64_t now);
 

@@ -116,21 +116,34 @@ static void insp_ctx_of(const struct client *c, struct insp_ctx *ctx)
  */
 static bool filter_start(struct client *c, const struct http1_msg *m)
 {
-	const struct http1_header *ct;
+	const struct http1_header *ct = http1_find(m, "content-type", NULL);
 	bool judge = c->inspected && c->view->rt->cfg->inspect.any_response;
+	bool restoring = c->inspected && c->insp.restore && c->insp.nvalues;
+	bool meter = c->stream_req && (c->usage_injected || limit_ticket_tokens(&c->lim)) && ct &&
+		     ct->value_len >= 17 && !strncasecmp(ct->value, "text/event-stream", 17);
 	struct insp_ctx ctx;
 
-	if (!c->inspected || !(judge || (c->insp.restore && c->insp.nvalues)) || c->is_head ||
+	if (!(judge || restoring || meter) || c->is_head ||
 	    m->status < 200 || m->status >= 300 || m->status == 204 ||
 	    m->body == HTTP1_BODY_NONE)
 		return false;
 	c->filter = calloc(1, sizeof(*c->filter));
 	if (!c->filter)
 		return false;
-	ct = http1_find(m, "content-type", NULL);
-	insp_ctx_of(c, &ctx);
-	restore_init(c->filter, &c->insp, judge ? &ctx : NULL, c->api == API_ANTHROPIC,
-		     ct ? ct->value : NULL, ct ? ct->value_len : 0);
+	if (judge)
+		insp_ctx_of(c, &ctx);
+	restore_init(c->filter, c->inspected ? &c->insp : NULL, judge ? &ctx : NULL,
+		     c->api == API_ANTHROPIC, ct ? ct->value : NULL, ct ? ct->value_len : 0);
+	/*
+	 * A backend bound by max_tokens stops there itself: the meter's margin
+	 * is for counting event by event; one that is not is cut at the
+	 * reservation.
+	 */
+	if (meter)
+		restore_meter(c->filter, c->usage_injected,
+			      tokens_for(c->view->rt->cfg->tokenizer, c->model),
+			      !limit_ticket_tokens(&c->lim) ? 0 : c->max_tokens ?
+			      c->allowed + c->allowed / 16 + 8 : c->allowed, c->prompt_tokens);
 	return true;
 }
 
@@ -344,7 +357,7 @@ static const char *const max_tokens_keys[] = {
 
 static int body_model(struct client *c)
 {
-	cJSON *root, *model, *user;
+	cJSON *root, *model, *user, *so;
 	const struct bpe *bpe;
 	const struct http1_header *ct = http1_find(&c->req, "content-type", NULL);
 	bool json = ct && ct->value_len >= 16 && !strncasecmp(ct->value, "application/json", 16);
@@ -371,6 +384,12 @@ static int body_model(struct client *c)
 		}
 	}
 	c->stream_req = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "stream"));
+	so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+	/* chat or completions (Responses and Anthropic streams always end with their usage) */
+	c->usage_unasked = c->stream_req && (!so || (cJSON_IsObject(so) &&
+			   !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")))) &&
+			   (cJSON_GetObjectItemCaseSensitive(root, "messages") ||
+			    cJSON_GetObjectItemCaseSensitive(root, "prompt"));
 	bpe = tokens_for(c->view->rt->cfg->tokenizer, c->model);
 	if (bpe) {
 		c->prompt_tokens = tokens_prompt(bpe, root);
@@ -578,23 +597,34 @@ static void address_id(const struct client *c, char *out, size_t size)
 }
 
 /* The body with its completion bound set to cap (the name it used, else max_tokens). */
-static int set_max_tokens(struct client *c, uint64_t cap)
+static int body_rewrite(struct client *c, uint64_t cap, bool usage)
 {
-	cJSON *root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body));
+	cJSON *root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body)), *so;
 	const char *name = "max_tokens";
 	char *out;
 	int err = 0;
 
 	if (!root)
 		return -EINVAL;
-	for (const char *const *k = max_tokens_keys; *k; k++)
-		if (cJSON_GetObjectItemCaseSensitive(root, *k)) {
-			name = *k;
-			break;
-		}
-	cJSON_DeleteItemFromObjectCaseSensitive(root, name);
-	if (!cJSON_AddNumberToObject(root, name, (double)cap) ||
-	    !(out = cJSON_PrintUnformatted(root))) {
+	if (cap) {
+		for (const char *const *k = max_tokens_keys; *k; k++)
+			if (cJSON_GetObjectItemCaseSensitive(root, *k)) {
+				name = *k;
+				break;
+			}
+		cJSON_DeleteItemFromObjectCaseSensitive(root, name);
+		if (!cJSON_AddNumberToObject(root, name, (double)cap))
+			err = -ENOMEM;
+	}
+	if (usage && !err) {
+		so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+		if (!so && !(so = cJSON_AddObjectToObject(root, "stream_options")))
+			err = -ENOMEM;
+		cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+		if (!err && !cJSON_AddTrueToObject(so, "include_usage"))
+			err = -ENOMEM;
+	}
+	if (err || !(out = cJSON_PrintUnformatted(root))) {
 		cJSON_Delete(root);
 		return -ENOMEM;
 	}
@@ -604,7 +634,9 @@ static int set_max_tokens(struct client *c, uint64_t cap)
 		err = -ENOMEM;
 	explicit_bzero(out, strlen(out));
 	cJSON_free(out);
-	c->max_tokens = cap;
+	if (cap)
+		c->max_tokens = cap;
+	c->usage_injected = usage;
 	return err;
 }
 
@@ -622,7 +654,7 @@ static int admit(struct client *c, const struct cfg_route *r)
 	struct limit_view v;
 	char addr[INET6_ADDRSTRLEN + 4], msg[256];
 	uint64_t cap = 0, now = c->w->loop.now_ns;
-	bool reject = false;
+	bool reject = false, inject;
 	int n = 0;
 
 	if (c->key && limits_any(&cfg->limits.per_key))
@@ -660,20 +692,15 @@ static int admit(struct client *c, const struct cfg_route *r)
 			return -1;
 		}
 		/* lowered, or set where the request named none: the backend is bound too */
-		if (buf_used(&c->body) && set_max_tokens(c, cap)) {
-			client_fail(c, 400, "invalid_request_error", "invalid_json",
-				    "the request body is not valid JSON", true);
-			return -1;
-		}
 		c->allowed = cap;
+	} else {
+		cap = 0;
 	}
 	if (usage_tap_init(&c->tap)) {
 		client_fail(c, 500, "api_error", NULL, "out of memory", false);
 		return -1;
 	}
-	if (!n)
-		return 0;
-	if (limit_acquire(&c->lim, ask, n, c->prompt_tokens + c->allowed, now, &v, &why)) {
+	if (n && limit_acquire(&c->lim, ask, n, c->prompt_tokens + c->allowed, now, &v, &why)) {
 		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
 		M_INC(c->w->st.limited[why.scope][why.what]);
 		escalate_strike(cfg, &c->peer, EV_RATE_LIMITED, 1, now);
@@ -695,7 +722,15 @@ static int admit(struct client *c, const struct cfg_route *r)
 			    "rate_limit_exceeded", msg, true);
 		return -1;
 	}
-	limit_headers(&v, c->rl_head, sizeof(c->rl_head));
+	if (n)
+		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
+	/* An OpenAI stream reports its usage only when asked: ask, and hide the answer (restore.h) */
+	inject = cfg->limits.stream_usage && c->usage_unasked && c->api != API_ANTHROPIC;
+	if ((cap || inject) && buf_used(&c->body) && body_rewrite(c, cap, inject)) {
+		client_fail(c, 400, "invalid_request_error", "invalid_json",
+			    "the request body is not valid JSON", true);
+		return -1;
+	}
 	return 0;
 }
 
@@ -707,6 +742,9 @@ static void settle(struct client *c)
 	usage_parse(&c->tap, &c->used);
 	if (c->used.found) {
 		spent = c->used.prompt + c->used.completion;
+	} else if (c->filter && c->filter->metering) {
+		/* a stream without usage, or one we cut: what the meter counted */
+		spent = c->prompt_tokens + c->filter->counted;
 	} else if (c->first_byte_ns && c->status < 400) {
 		/* no usage in the answer: the prompt and about four bytes a token of it */
 		spent = c->prompt_tokens + c->tap.bytes / 4;
@@ -867,7 +905,7 @@ static void head_complete(struct client *c, size_t len)
 	c->key_hdr = NULL;
 	c->tenant = -1;
 	c->max_tokens = 0;
-	c->stream_req = false;
+	c->stream_req = c->usage_unasked = c->usage_injected = false;
 	c->prompt_tokens = c->allowed = 0;
 	c->prompt_exact = false;
 	c->retry_after = 0;

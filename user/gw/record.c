@@ -11,6 +11,7 @@
 #include <time.h>
 #include "gw/audit.h"
 #include "gw/gw.h"
+#include "gw/restore.h"
 #include "lib/jsonw.h"
 #include "lib/keyfile.h"
 
@@ -194,10 +195,17 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 		jsonw_uint_field(jw, "cached", c->used.cached);
 		jsonw_uint_field(jw, "reasoning", c->used.reasoning);
 		jsonw_bool_field(jw, "estimated", false);
+	} else if (c->filter && c->filter->metering) {
+		/* a stream with no usage, or cut: the completion as the meter counted it */
+		jsonw_uint_field(jw, "prompt", c->prompt_tokens);
+		jsonw_uint_field(jw, "completion", c->filter->counted);
+		jsonw_bool_field(jw, "estimated", true);
 	} else {
 		jsonw_uint_field(jw, "prompt", c->prompt_tokens);
 		jsonw_bool_field(jw, "estimated", !c->prompt_exact);
 	}
+	if (c->filter && c->filter->cut)
+		jsonw_bool_field(jw, "cut", true);
 	if (c->allowed)
 		jsonw_uint_field(jw, "reserved", c->prompt_tokens + c->allowed);
 	jsonw_end_object(jw);

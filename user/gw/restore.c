@@ -6,13 +6,14 @@
 #include <string.h>
 #include <strings.h>
 #include "gw/restore.h"
+#include "lib/bpe.h"
 
 void restore_init(struct restore *r, struct inspection *in, const struct insp_ctx *ctx,
 		  bool anthropic, const char *content_type, size_t ctlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->in = in;
-	r->restoring = in->restore && in->nvalues;
+	r->restoring = in && in->restore && in->nvalues;
 	r->anthropic = anthropic;
 	if (ctx) {
 		r->ctx = *ctx;
@@ -25,6 +26,16 @@ void restore_init(struct restore *r, struct inspection *in, const struct insp_ct
 	}
 	r->whole = r->judge && !r->sse;
 	sse_parser_init(&r->sp, 0);
+}
+
+void restore_meter(struct restore *r, bool strip_usage, const struct bpe *bpe, uint64_t budget,
+		   uint64_t prompt)
+{
+	r->metering = true;
+	r->strip_usage = strip_usage;
+	r->bpe = bpe;
+	r->budget = budget;
+	r->prompt = prompt;
 }
 
 void restore_fini(struct restore *r)
@@ -280,26 +291,208 @@ static int flush_held(struct restore *r, struct buf *out, size_t max)
 	return err;
 }
 
+/* --- the meter --- */
+
+static uint64_t count_text(const struct restore *r, const cJSON *s)
+{
+	size_t n, t;
+
+	if (!cJSON_IsString(s) || !s->valuestring)
+		return 0;
+	n = strlen(s->valuestring);
+	if (r->bpe && (t = bpe__count(r->bpe, s->valuestring, n)) != SIZE_MAX)
+		return t;
+	return (n + 3) / 4;
+}
+
+/* The completion tokens of one event: text, tool-call arguments, reasoning. */
+static uint64_t event_tokens(const struct restore *r, cJSON *root, cJSON *text)
+{
+	cJSON *choice = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+	cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice ? choice : root, "delta"), *tc;
+	uint64_t n = count_text(r, text);
+
+	if (choice) {
+		n += count_text(r, cJSON_GetObjectItemCaseSensitive(delta, "reasoning_content"));
+		cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(delta, "tool_calls"))
+			n += count_text(r, cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(tc, "function"), "arguments"));
+	} else if (cJSON_IsObject(delta)) {	/* Anthropic tool input and thinking */
+		n += count_text(r, cJSON_GetObjectItemCaseSensitive(delta, "partial_json"));
+		n += count_text(r, cJSON_GetObjectItemCaseSensitive(delta, "thinking"));
+	}
+	return n;
+}
+
+enum { KEEP = 0, UNUSAGE, DROP };
+
+/* What the usage we asked for does to an event: nothing, its "usage":null goes, or all of it. */
+static int usage_fate(const struct restore *r, cJSON *root)
+{
+	cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage"), *ch;
+
+	if (!r->strip_usage || !u)
+		return KEEP;
+	if (cJSON_IsNull(u))
+		return UNUSAGE;
+	ch = cJSON_GetObjectItemCaseSensitive(root, "choices");
+	return cJSON_IsArray(ch) && !cJSON_GetArraySize(ch) ? DROP : UNUSAGE;
+}
+
+/* The event as it came, less its usage when it must go: cut from the bytes where it can be. */
+static int put_raw(const struct sse_event *ev, cJSON *root, const char *type, int fate,
+		   struct buf *out, size_t max)
+{
+	static const char key[] = ",\"usage\":null";
+	const char *at;
+
+	if (fate == KEEP)
+		return buf_append(out, ev->raw, ev->raw_len, max);
+	at = memmem(ev->raw, ev->raw_len, key, sizeof(key) - 1);
+	if (at && at[sizeof(key) - 1] == '}' &&
+	    !memmem(at + 1, ev->raw_len - (size_t)(at + 1 - ev->raw), key, sizeof(key) - 1))
+		return buf_append(out, ev->raw, (size_t)(at - ev->raw), max) ||
+		       buf_append(out, at + sizeof(key) - 1,
+				  ev->raw_len - (size_t)(at - ev->raw) - (sizeof(key) - 1), max) ?
+		       -ENOMEM : 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+	return put_event(out, max, type, root);
+}
+
+static cJSON *add_obj(cJSON *to, const char *name)
+{
+	return to ? cJSON_AddObjectToObject(to, name) : NULL;
+}
+
+/* The end of an OpenAI chat or completions stream stopped at its bound. */
+static int openai_end(struct restore *r, const cJSON *tpl, struct buf *out, size_t max)
+{
+	static const char *const keep[] = { "id", "object", "created", "model",
+					    "system_fingerprint", NULL };
+	const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(tpl, "choices"), 0);
+	cJSON *root = cJSON_CreateObject(), *ch, *choice, *u;
+	int err = -ENOMEM;
+
+	for (const char *const *k = keep; root && *k; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(tpl, *k);
+
+		if (v)
+			cJSON_AddItemToObject(root, *k, cJSON_Duplicate(v, true));
+	}
+	if (!(ch = cJSON_AddArrayToObject(root, "choices")) || !(choice = cJSON_CreateObject()))
+		goto out;
+	cJSON_AddItemToArray(ch, choice);
+	cJSON_AddNumberToObject(choice, "index", 0);
+	if (cJSON_GetObjectItemCaseSensitive(c0, "delta"))
+		cJSON_AddObjectToObject(choice, "delta");
+	else
+		cJSON_AddStringToObject(choice, "text", "");
+	cJSON_AddNullToObject(choice, "logprobs");
+	if (!cJSON_AddStringToObject(choice, "finish_reason", "length") ||
+	    (err = put_event(out, max, NULL, root)))
+		goto out;
+	err = -ENOMEM;
+	if (!r->strip_usage && cJSON_GetObjectItemCaseSensitive(tpl, "usage")) {
+		/* the client asked for a usage chunk: ours, of what it got */
+		cJSON_DeleteItemFromArray(ch, 0);
+		if (!(u = add_obj(root, "usage")) ||
+		    !cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->prompt) ||
+		    !cJSON_AddNumberToObject(u, "completion_tokens", (double)r->counted) ||
+		    !cJSON_AddNumberToObject(u, "total_tokens", (double)(r->prompt + r->counted)) ||
+		    (err = put_event(out, max, NULL, root)))
+			goto out;
+	}
+	err = buf_printf(out, max, "data: [DONE]\n\n");
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+static int anthropic_end(struct restore *r, const cJSON *tpl, struct buf *out, size_t max)
+{
+	const cJSON *index = cJSON_GetObjectItemCaseSensitive(tpl, "index");
+	int err = 0;
+
+	if (cJSON_IsNumber(index))
+		err = buf_printf(out, max, "event: content_block_stop\ndata: {\"type\":"
+				 "\"content_block_stop\",\"index\":%d}\n\n", index->valueint);
+	if (err)
+		return err;
+	return buf_printf(out, max, "event: message_delta\ndata: {\"type\":\"message_delta\","
+				 "\"delta\":{\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},"
+				 "\"usage\":{\"output_tokens\":%llu}}\n\nevent: message_stop\n"
+				 "data: {\"type\":\"message_stop\"}\n\n",
+				 (unsigned long long)r->counted);
+}
+
+static int responses_end(struct restore *r, struct buf *out, size_t max)
+{
+	return buf_printf(out, max, "event: response.incomplete\ndata: {\"type\":"
+			  "\"response.incomplete\",\"response\":{\"object\":\"response\","
+			  "\"status\":\"incomplete\",\"incomplete_details\":{\"reason\":"
+			  "\"max_output_tokens\"},\"usage\":{\"input_tokens\":%llu,"
+			  "\"output_tokens\":%llu,\"total_tokens\":%llu}}}\n\n",
+			  (unsigned long long)r->prompt, (unsigned long long)r->counted,
+			  (unsigned long long)(r->prompt + r->counted));
+}
+
+/* The budget ran out at the event tpl: what is held goes, then the API's end of a bounded answer. */
+static int cut_stream(struct restore *r, const cJSON *tpl, struct buf *out, size_t max)
+{
+	int err = flush_held(r, out, max);
+
+	if (r->blocked)
+		return err;
+	r->blocked = r->cut = true;
+	if (r->last)
+		tpl = r->last;
+	if (err || (err = buf_printf(out, max, ": sluice: the answer reached the %llu completion "
+				     "tokens reserved for it\n\n", (unsigned long long)r->budget)))
+		return err;
+	if (r->anthropic)
+		return anthropic_end(r, tpl, out, max);
+	if (cJSON_GetObjectItemCaseSensitive(tpl, "choices"))
+		return openai_end(r, tpl, out, max);
+	return responses_end(r, out, max);
+}
+
 static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *out, size_t max)
 {
 	struct buf tmp = { 0 };
 	cJSON *root = NULL, *node;
 	size_t held_before = r->nheld + buf_used(&r->pend);
 	char *type = NULL;
-	int err;
+	int err, fate = KEEP;
 
 	if (ev->ndata && ev->data)
 		root = cJSON_ParseWithLength(ev->data, ev->data_len);
 	node = root ? text_node(root) : NULL;
-	if (!node) {
-		cJSON_Delete(root);
-		err = flush_held(r, out, max);
-		return err ? err : buf_append(out, ev->raw, ev->raw_len, max);
+	if (root && r->metering) {
+		uint64_t n = event_tokens(r, root, node);
+
+		fate = usage_fate(r, root);
+		/* the event that would pass the budget is not sent, nor counted */
+		if (r->budget && r->counted + n > r->budget) {
+			err = cut_stream(r, root, out, max);
+			cJSON_Delete(root);
+			return err;
+		}
+		r->counted += n;
 	}
 	if (ev->type && !(type = strndup(ev->type, ev->type_len))) {
 		cJSON_Delete(root);
 		return -ENOMEM;
 	}
+	if (!node || fate == DROP) {
+		err = flush_held(r, out, max);
+		if (!err && fate != DROP)
+			err = put_raw(ev, root, type, fate, out, max);
+		free(type);
+		cJSON_Delete(root);
+		return err;
+	}
+	if (fate == UNUSAGE)
+		cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
 	err = pass_text(r, node->valuestring, strlen(node->valuestring), false, false, &tmp,
 			SIZE_MAX);
 	if (err == 1) {
@@ -313,7 +506,7 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 	    buf_used(&tmp) == strlen(node->valuestring) &&
 	    (!buf_used(&tmp) || !memcmp(buf_head(&tmp), node->valuestring, buf_used(&tmp)))) {
 		/* nothing restored: the event goes as it came */
-		err = buf_append(out, ev->raw, ev->raw_len, max);
+		err = put_raw(ev, root, type, fate, out, max);
 	} else if (!err) {
 		err = set_string(node, buf_used(&tmp) ? buf_head(&tmp) : "", buf_used(&tmp));
 		/* an event whose text is all held waits for the next one */

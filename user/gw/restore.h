@@ -22,15 +22,32 @@
  * still become a placeholder is held back (at most the longest label) and
  * goes out with the next text, or, before an event without text (the
  * finish, usage, [DONE]), in a copy of the last event that had text.
+ *
+ * The meter, on a stream whose tokens the gateway accounts for, counts the
+ * completion as it goes by (the text, tool-call arguments and reasoning of
+ * each event, with the model's encoding or at four bytes a token). Past its
+ * budget the stream is cut: what is held goes out, then the end the API
+ * gives a completion stopped at its bound (OpenAI: a chunk with
+ * finish_reason "length", the usage chunk if the client asked for one,
+ * [DONE]; Anthropic: content_block_stop, message_delta with stop_reason
+ * "max_tokens", message_stop; Responses: response.incomplete), after an
+ * SSE comment saying why, and the rest of the upstream's answer is not
+ * read. Where the gateway asked an OpenAI stream for its usage
+ * (stream_options.include_usage), the meter hides the answer to that from
+ * the client: the usage chunk (empty choices) is dropped and the
+ * "usage":null of the other chunks taken out.
  */
 #ifndef SLUICE_GW_RESTORE_H
 #define SLUICE_GW_RESTORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "gw/buf.h"
 #include "gw/inspect.h"
 #include "gw/sse.h"
+
+struct bpe;
 
 struct restore {
 	struct inspection *in;
@@ -51,14 +68,28 @@ struct restore {
 	cJSON *last;			/* SSE: the last event with text, for a flush */
 	char *last_type;		/* its event: field */
 	unsigned long long restored;	/* placeholders replaced */
+	/* the meter (restore_meter()) */
+	bool metering;
+	bool strip_usage;		/* the usage was asked for by the gateway, not the client */
+	bool cut;			/* the budget ran out: the stream was ended */
+	const struct bpe *bpe;		/* counts the completion; NULL: four bytes a token */
+	uint64_t budget;		/* completion tokens the stream may have; 0: no bound */
+	uint64_t counted;		/* completion tokens seen */
+	uint64_t prompt;		/* for a usage chunk of our own */
 };
 
 /*
- * ctx: the answer rules judge with it (NULL: only restore). content_type
- * may be NULL.
+ * ctx: the answer rules judge with it (NULL: only restore). in: the
+ * request's inspection, NULL when it had none. content_type may be NULL.
  */
 void restore_init(struct restore *r, struct inspection *in, const struct insp_ctx *ctx,
 		  bool anthropic, const char *content_type, size_t ctlen);
+/*
+ * Meters a stream (after restore_init(); see above). budget 0: counted,
+ * never cut. prompt: the prompt's tokens, for the usage chunk of a cut.
+ */
+void restore_meter(struct restore *r, bool strip_usage, const struct bpe *bpe, uint64_t budget,
+		   uint64_t prompt);
 /*
  * Filters decoded body bytes, appending what the client gets to out. 0,
  * -ENOMEM, or -EMSGSIZE when a whole body passes inspect.max_text_bytes.

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <cjson/cJSON.h>
 #include "gw/gw.h"
+#include "gw/restore.h"
 
 #define UP_OUT_MAX	(1024 * 1024)	/* a request head never nears it */
 #define UP_HEAD_MAX	(64 * 1024)
@@ -518,6 +519,21 @@ static void up_done(struct upconn *u, bool clean)
 	}
 }
 
+/*
+ * The gateway ended the answer (a stream past its reservation): the rest
+ * is not read, no backend is to blame, and the client's response ends well.
+ */
+static void up_cut(struct upconn *u)
+{
+	struct client *c = u->c;
+
+	up_release(u, true, false);
+	timer_disarm(&u->w->loop, &u->timer);
+	up_close(u);
+	c->up = NULL;
+	client_response_done(c, true);
+}
+
 void upstream_abort(struct upconn *u)
 {
 	/* The client is going away: give the slot back, blame no backend */
@@ -641,6 +657,10 @@ static bool up_relay(struct upconn *u)
 		default:
 			/* Bytes after a bodiless response: the connection is not reusable */
 			up_done(u, false);
+			return true;
+		}
+		if (c->filter && c->filter->cut) {
+			up_cut(u);
 			return true;
 		}
 	}
