@@ -85,6 +85,15 @@ is "cut: the backend's stream was aborted (the model stops working)" \
 rec=$(tail -n1 "$AUDIT")
 ok_if "cut: the audit charges what the client got ($(jq -c .tokens <<<"$rec"))" \
 	jq -e '.status == 200 and .tokens.cut and .tokens.completion <= 40 and .tokens.completion > 30' <<<"$rec"
+out=$(cl -N -H 'content-type: application/json' -H 'x-mock-token-interval: 2ms' --data-binary \
+	"{\"model\":\"claude-x\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$A500\"}]}" \
+	"$HTTP_URL/v1/messages" | tr -d '\r')
+is "cut, Anthropic: the stream ends with its own closing events" \
+	"$(sed -n 's/^event: //p' <<<"$out" | tail -n3 | tr '\n' ' ')" \
+	"content_block_stop message_delta message_stop "
+is "cut, Anthropic: stop_reason max_tokens, and the audit says cut" \
+	"$(sed -n 's/^data: //p' <<<"$out" | jq -rs 'map(select(.type == "message_delta")) | last | .delta.stop_reason') $(tail -n1 "$AUDIT" | jq -r .tokens.cut)" \
+	"max_tokens true"
 s=$(stream "$(body gpt-4o '"max_tokens":30,' "$A500")")
 is "bound by max_tokens: the backend stops itself, not cut" \
 	"$(chunks "$s" | jq -rs '[.[].choices[0].delta.content // empty] | join("")' | wc -w) $(chunks "$s" | jq -rs 'map(.choices[0].finish_reason // empty) | join(",")')" \
