@@ -419,10 +419,9 @@ static int anthropic_end(struct restore *r, const cJSON *tpl, struct buf *out, s
 	if (err)
 		return err;
 	return buf_printf(out, max, "event: message_delta\ndata: {\"type\":\"message_delta\","
-				 "\"delta\":{\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},"
-				 "\"usage\":{\"output_tokens\":%llu}}\n\nevent: message_stop\n"
-				 "data: {\"type\":\"message_stop\"}\n\n",
-				 (unsigned long long)r->counted);
+			  "\"delta\":{\"stop_reason\":\"max_tokens\",\"stop_sequence\":null},"
+			  "\"usage\":{\"output_tokens\":%llu}}\n\nevent: message_stop\n"
+			  "data: {\"type\":\"message_stop\"}\n\n", (unsigned long long)r->counted);
 }
 
 static int responses_end(struct restore *r, struct buf *out, size_t max)
