@@ -596,7 +596,10 @@ static void address_id(const struct client *c, char *out, size_t size)
 	}
 }
 
-/* The body with its completion bound set to cap (the name it used, else max_tokens). */
+/*
+ * The body with its completion bound set to cap (the name it used, else
+ * max_tokens; 0: as it was) and, with usage, stream_options.include_usage.
+ */
 static int body_rewrite(struct client *c, uint64_t cap, bool usage)
 {
 	cJSON *root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body)), *so;
