@@ -110,17 +110,18 @@ static void insp_ctx_of(const struct client *c, struct insp_ctx *ctx)
 }
 
 /*
- * The answer to an inspected prompt is filtered when it succeeded and has
- * a body, and rules judge answers or placeholders went to the model. The
- * filter changes the length, so it goes out chunked.
+ * An answer is filtered when it succeeded and has a body, and rules judge
+ * answers, placeholders went to the model, or it is a stream to meter
+ * (restore.h). ct: its content-type, or NULL. The filter changes the
+ * length, so it goes out chunked.
  */
-static bool filter_start(struct client *c, const struct http1_msg *m)
+static bool filter_start(struct client *c, const struct http1_msg *m,
+			 const struct http1_header *ct)
 {
-	const struct http1_header *ct = http1_find(m, "content-type", NULL);
 	bool judge = c->inspected && c->view->rt->cfg->inspect.any_response;
 	bool restoring = c->inspected && c->insp.restore && c->insp.nvalues;
-	bool meter = c->stream_req && (c->usage_injected || limit_ticket_tokens(&c->lim)) && ct &&
-		     ct->value_len >= 17 && !strncasecmp(ct->value, "text/event-stream", 17);
+	bool budgeted = limit_ticket_tokens(&c->lim);
+	bool meter = c->sse && c->stream_req && (c->usage_injected || budgeted);
 	struct insp_ctx ctx;
 
 	if (!(judge || restoring || meter) || c->is_head ||
@@ -142,8 +143,8 @@ static bool filter_start(struct client *c, const struct http1_msg *m)
 	if (meter)
 		restore_meter(c->filter, c->usage_injected,
 			      tokens_for(c->view->rt->cfg->tokenizer, c->model),
-			      !limit_ticket_tokens(&c->lim) ? 0 : c->max_tokens ?
-			      c->allowed + c->allowed / 16 + 8 : c->allowed, c->prompt_tokens);
+			      !budgeted ? 0 : c->max_tokens ? c->allowed + c->allowed / 16 + 8 :
+			      c->allowed, c->prompt_tokens);
 	return true;
 }
 
@@ -1284,8 +1285,11 @@ void client_response_head(struct client *c, struct upconn *u)
 	size_t max = max_out();
 	bool chunked_out = false, no_store = c->inspected;
 	struct buf *out = &c->out;
+	const struct http1_header *ct = http1_find(m, "content-type", NULL);
 
-	u->filter = filter_start(c, m);
+	c->sse = ct && ct->value_len >= 17 && !strncasecmp(ct->value, "text/event-stream", 17);
+	c->last_data_ns = 0;
+	u->filter = filter_start(c, m, ct);
 	/* a whole answer to judge: its head waits for the verdict */
 	if (u->filter && c->filter->whole)
 		out = &c->filter->head;
@@ -1294,12 +1298,6 @@ void client_response_head(struct client *c, struct upconn *u)
 	c->response_started = true;
 	c->status = m->status;
 	c->first_byte_ns = c->w->loop.now_ns;
-	{
-		const struct http1_header *ct = http1_find(m, "content-type", NULL);
-
-		c->sse = ct && ct->value_len >= 17 && !strncasecmp(ct->value, "text/event-stream", 17);
-		c->last_data_ns = 0;
-	}
 	if (c->w->drain)
 		c->close_after = true;
 	buf_printf(out, max, "HTTP/1.1 %u %.*s\r\n", m->status, (int)m->reason_len, m->reason);

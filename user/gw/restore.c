@@ -340,11 +340,12 @@ static int usage_fate(const struct restore *r, cJSON *root)
 }
 
 /* The event as it came, less its usage when it must go: cut from the bytes where it can be. */
-static int put_raw(const struct sse_event *ev, cJSON *root, const char *type, int fate,
-		   struct buf *out, size_t max)
+static int put_raw(const struct sse_event *ev, cJSON *root, int fate, struct buf *out, size_t max)
 {
 	static const char key[] = ",\"usage\":null";
 	const char *at;
+	char *type = NULL;
+	int err;
 
 	if (fate == KEEP)
 		return buf_append(out, ev->raw, ev->raw_len, max);
@@ -356,12 +357,11 @@ static int put_raw(const struct sse_event *ev, cJSON *root, const char *type, in
 				  ev->raw_len - (size_t)(at - ev->raw) - (sizeof(key) - 1), max) ?
 		       -ENOMEM : 0;
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
-	return put_event(out, max, type, root);
-}
-
-static cJSON *add_obj(cJSON *to, const char *name)
-{
-	return to ? cJSON_AddObjectToObject(to, name) : NULL;
+	if (ev->type && !(type = strndup(ev->type, ev->type_len)))
+		return -ENOMEM;
+	err = put_event(out, max, type, root);
+	free(type);
+	return err;
 }
 
 /* The end of an OpenAI chat or completions stream stopped at its bound. */
@@ -395,7 +395,7 @@ static int openai_end(struct restore *r, const cJSON *tpl, struct buf *out, size
 	if (!r->strip_usage && cJSON_GetObjectItemCaseSensitive(tpl, "usage")) {
 		/* the client asked for a usage chunk: ours, of what it got */
 		cJSON_DeleteItemFromArray(ch, 0);
-		if (!(u = add_obj(root, "usage")) ||
+		if (!(u = cJSON_AddObjectToObject(root, "usage")) ||
 		    !cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->prompt) ||
 		    !cJSON_AddNumberToObject(u, "completion_tokens", (double)r->counted) ||
 		    !cJSON_AddNumberToObject(u, "total_tokens", (double)(r->prompt + r->counted)) ||
@@ -478,17 +478,16 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 		}
 		r->counted += n;
 	}
-	if (ev->type && !(type = strndup(ev->type, ev->type_len))) {
-		cJSON_Delete(root);
-		return -ENOMEM;
-	}
 	if (!node || fate == DROP) {
 		err = flush_held(r, out, max);
 		if (!err && fate != DROP)
-			err = put_raw(ev, root, type, fate, out, max);
-		free(type);
+			err = put_raw(ev, root, fate, out, max);
 		cJSON_Delete(root);
 		return err;
+	}
+	if (ev->type && !(type = strndup(ev->type, ev->type_len))) {
+		cJSON_Delete(root);
+		return -ENOMEM;
 	}
 	if (fate == UNUSAGE)
 		cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
@@ -505,7 +504,7 @@ static int sse_event(struct restore *r, const struct sse_event *ev, struct buf *
 	    buf_used(&tmp) == strlen(node->valuestring) &&
 	    (!buf_used(&tmp) || !memcmp(buf_head(&tmp), node->valuestring, buf_used(&tmp)))) {
 		/* nothing restored: the event goes as it came */
-		err = put_raw(ev, root, type, fate, out, max);
+		err = put_raw(ev, root, fate, out, max);
 	} else if (!err) {
 		err = set_string(node, buf_used(&tmp) ? buf_head(&tmp) : "", buf_used(&tmp));
 		/* an event whose text is all held waits for the next one */

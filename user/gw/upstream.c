@@ -527,10 +527,7 @@ static void up_cut(struct upconn *u)
 {
 	struct client *c = u->c;
 
-	up_release(u, true, false);
-	timer_disarm(&u->w->loop, &u->timer);
-	up_close(u);
-	c->up = NULL;
+	upstream_abort(u);
 	client_response_done(c, true);
 }
 
