@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* cidr: parsing, canonical text, masking, LPM keys, sources. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -253,6 +255,46 @@ static void test_format_truncates_to_small_buffer(void **state)
 	assert_string_equal(cidr_format(&c, buf, sizeof(buf)), "10.0.");
 }
 
+/* A socket address as a host prefix: v4, v6, v4-mapped v6 as v4; matched against a list. */
+static void test_sockaddr_in_list(void **state)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *in = (void *)&ss;
+	struct sockaddr_in6 *in6 = (void *)&ss;
+	struct cidr list[2], h;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(cidr_parse("198.51.100.0/28", &list[0], &why), 0);
+	assert_int_equal(cidr_parse("2001:db8:5::/64", &list[1], &why), 0);
+	in->sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.15", &in->sin_addr);
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), 0);
+	assert_int_equal(h.prefixlen, 32);
+	assert_true(cidr_list_has(list, 2, &h));
+	inet_pton(AF_INET, "198.51.100.16", &in->sin_addr);
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), 0);
+	assert_false(cidr_list_has(list, 2, &h));
+
+	memset(&ss, 0, sizeof(ss));
+	in6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:198.51.100.3", &in6->sin6_addr);
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), 0);
+	assert_int_equal(h.family, SLUICE_AF_INET);
+	assert_true(cidr_list_has(list, 2, &h));
+	inet_pton(AF_INET6, "2001:db8:5::77", &in6->sin6_addr);
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), 0);
+	assert_int_equal(h.prefixlen, 128);
+	assert_true(cidr_list_has(list, 2, &h));
+	assert_false(cidr_list_has(list, 1, &h));
+	inet_pton(AF_INET6, "2001:db8:6::77", &in6->sin6_addr);
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), 0);
+	assert_false(cidr_list_has(list, 2, &h));
+
+	ss.ss_family = AF_UNIX;
+	assert_int_equal(cidr_from_sockaddr(&ss, &h), -EAFNOSUPPORT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_from_src_v4_is_host),
 		cmocka_unit_test(test_from_src_v6_masked_to_v6_prefix),
 		cmocka_unit_test(test_format_truncates_to_small_buffer),
+		cmocka_unit_test(test_sockaddr_in_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

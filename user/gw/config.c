@@ -1621,9 +1621,28 @@ static const struct ckey listener_keys[] = {
 	{ FIELD("tls", CT_OBJECT, struct cfg_listener, tls), .flags = F_ALLOC,
 	  .esize = sizeof(struct cfg_tls), .obj = &tls_obj },
 	{ FIELD("api_keys", CT_ENUM, struct cfg_listener, api_keys), .names = key_mode_names },
+	{ ARRAY("trusted_proxies", struct cfg_listener, trusted, ntrusted, struct cidr),
+	  .elem = elem_cidr, .max = 1024 },
+	{ FIELD("proxy_protocol", CT_BOOL, struct cfg_listener, proxy_protocol) },
+	{ FIELD("forwarded_for", CT_BOOL, struct cfg_listener, forwarded_for) },
 	{ NULL }
 };
-static const struct cobj listener_obj = { listener_keys };
+
+static int listener_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_listener *l = base;
+
+	if (l->ntrusted)
+		return 0;
+	if (l->proxy_protocol)
+		return fail_key(ld, json, "proxy_protocol", "%s",
+				"needs trusted_proxies: the addresses whose header is believed");
+	if (l->forwarded_for)
+		return fail_key(ld, json, "forwarded_for", "%s",
+				"needs trusted_proxies: the addresses whose header is believed");
+	return 0;
+}
+static const struct cobj listener_obj = { listener_keys, listener_check };
 
 /* --- origins and limits ------------------------------------------------------ */
 
@@ -1687,12 +1706,26 @@ static const struct ckey limits_top_keys[] = {
 	{ FIELD("default_max_tokens", CT_UINT, struct cfg_limits_top, default_max_tokens),
 	  .min = 1, .max = 100000000, .def = 4096 },
 	{ FIELD("stream_usage", CT_BOOL, struct cfg_limits_top, stream_usage), .def = true },
+	{ FIELD("state_file", CT_STRING, struct cfg_limits_top, state_file), .max = 1024 },
+	{ FIELD("state_interval", CT_DURATION, struct cfg_limits_top, state_interval_ns),
+	  .min = SEC, .max = HOUR, .def = 10 * SEC },
 	{ NULL }
 };
-static const struct cobj limits_top_obj = { limits_top_keys };
 
 /* keys.file: relative to the config's folder, loaded with the config */
 static char *config_relative(const struct ld *ld, const char *file);
+
+/* limits.state_file: relative to the config's folder too */
+static int limits_top_check(struct ld *ld, const cJSON *json, void *base)
+{
+	struct cfg_limits_top *l = base;
+
+	(void)json;
+	if (l->state_file && !(l->state_path = config_relative(ld, l->state_file)))
+		return fail(ld, NULL, "out of memory");
+	return 0;
+}
+static const struct cobj limits_top_obj = { limits_top_keys, limits_top_check };
 
 static int keys_check(struct ld *ld, const cJSON *json, void *base)
 {
@@ -2496,8 +2529,10 @@ void config_free(struct gw_config *cfg)
 
 	if (!cfg)
 		return;
-	for (i = 0; i < cfg->nlisteners; i++)
+	for (i = 0; i < cfg->nlisteners; i++) {
 		free_tls(cfg->listeners[i].tls);
+		free(cfg->listeners[i].trusted);
+	}
 	free(cfg->listeners);
 	free(cfg->xdp.ifaces);
 	free(cfg->xdp.protected_ports);
@@ -2519,6 +2554,8 @@ void config_free(struct gw_config *cfg)
 	free(cfg->keys.kf);
 	free(cfg->keys.file);
 	free(cfg->keys.path);
+	free(cfg->limits.state_file);
+	free(cfg->limits.state_path);
 	free(cfg->tenants);
 	if (cfg->escalation)
 		free(cfg->escalation->steps);

@@ -72,6 +72,14 @@ struct cfg_listener {
 	struct cfg_sockaddr addr;
 	struct cfg_tls *tls;	/* NULL: plain HTTP (behind another terminator) */
 	unsigned int api_keys;	/* enum key_mode */
+	/*
+	 * Who may say whom a connection is from: a PROXY protocol header
+	 * (v1 or v2) that a connection from one of these must begin with,
+	 * and X-Forwarded-For on requests that one of these sends.
+	 */
+	struct cidr *trusted;
+	size_t ntrusted;
+	bool proxy_protocol, forwarded_for;
 };
 
 /* A request's max_tokens above a cap: lowered to it, or refused with 400 */
@@ -102,6 +110,9 @@ struct cfg_limits_top {
 	struct cfg_limits per_address;	/* every source address (IPv6 by /64) */
 	uint32_t default_max_tokens;	/* reserved for a request that names none */
 	bool stream_usage;		/* OpenAI streams are asked for their usage */
+	char *state_file;		/* as written, or NULL: budgets start afresh */
+	char *state_path;		/* ... relative to the config's folder */
+	uint64_t state_interval_ns;	/* between saves (and one at shutdown) */
 };
 
 /* What counts as a strike against a source address */

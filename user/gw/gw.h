@@ -130,6 +130,7 @@ struct worker {
 };
 
 enum client_state {
+	C_PROXY,	/* awaiting a trusted proxy's PROXY header */
 	C_HANDSHAKE,
 	C_HEAD,
 	C_BODY,
@@ -150,8 +151,10 @@ struct client {
 	enum client_state state;
 	int listener;
 	uint64_t *m_listener;		/* the listener's metrics row */
-	struct sockaddr_storage peer;
+	struct sockaddr_storage peer;	/* the request's origin: conn_peer, or X-Forwarded-For's */
 	char peer_text[64];
+	struct sockaddr_storage conn_peer;	/* the connection's: accept's, or the PROXY header's */
+	char *forwarded;		/* X-Forwarded-For to send on, or NULL: the peer's address */
 	struct buf in, out;
 	struct buf head;		/* the request head, copied: headers point into it */
 	struct buf body;		/* the request body, decoded */

@@ -273,42 +273,11 @@ static void wipe_delete(cJSON *v)
 
 static bool source_in(const struct cfg_rule *r, const struct sockaddr_storage *ss)
 {
-	struct cidr a = { 0 };
+	struct cidr a;
 
 	if (!r->nsources)
 		return true;
-	if (!ss)
-		return false;
-	if (ss->ss_family == AF_INET) {
-		a.family = SLUICE_AF_INET;
-		a.prefixlen = 32;
-		memcpy(a.addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct in6_addr *x = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-		/* a v4 client on a dual-stack socket is the v4 address */
-		if (IN6_IS_ADDR_V4MAPPED(x)) {
-			a.family = SLUICE_AF_INET;
-			a.prefixlen = 32;
-			memcpy(a.addr, &x->s6_addr[12], 4);
-		} else {
-			a.family = SLUICE_AF_INET6;
-			a.prefixlen = 128;
-			memcpy(a.addr, x, 16);
-		}
-	} else {
-		return false;
-	}
-	for (size_t i = 0; i < r->nsources; i++) {
-		struct cidr m = a;
-
-		if (r->sources[i].family != a.family)
-			continue;
-		cidr_mask(&m, r->sources[i].prefixlen);
-		if (!memcmp(m.addr, r->sources[i].addr, sizeof(m.addr)))
-			return true;
-	}
-	return false;
+	return ss && !cidr_from_sockaddr(ss, &a) && cidr_list_has(r->sources, r->nsources, &a);
 }
 
 /* Does r match? Its detections and sets are counted into reason. */

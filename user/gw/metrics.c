@@ -271,6 +271,13 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 		label(f, reg[MK_LISTENER].name[s]);
 		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_TLS_FAILED));
 	}
+	family(f, "sluice_proxy_header_failures_total", "counter",
+	       "Connections from trusted proxies closed for a missing or malformed PROXY header, by listener.");
+	for (int s = 0; s < n[MK_LISTENER]; s++) {
+		fputs("sluice_proxy_header_failures_total{listener=\"", f);
+		label(f, reg[MK_LISTENER].name[s]);
+		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_PROXY_FAILED));
+	}
 }
 
 static void backends(FILE *f, const struct runtime *rt)

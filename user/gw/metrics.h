@@ -55,10 +55,11 @@ enum {
 	MU_HITS = 0,
 	MU_MONITOR,
 	MU_WIDTH,
-	/* listener: connections accepted, open now, TLS handshakes failed */
+	/* listener: connections accepted, open now, TLS handshakes failed, PROXY headers refused */
 	ML_ACCEPTED = 0,
 	ML_ACTIVE,
 	ML_TLS_FAILED,
+	ML_PROXY_FAILED,
 	ML_WIDTH,
 	/* tenant: tokens the backends reported, by direction */
 	MT_PROMPT = 0,

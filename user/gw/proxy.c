@@ -17,12 +17,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/epoll.h>
 #include <cjson/cJSON.h>
 #include "gw/audit.h"
 #include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
+#include "gw/proxyproto.h"
 #include "gw/tokens.h"
 #include "lib/keyfile.h"
 
@@ -44,6 +46,9 @@ static void client_events(struct client *c)
 	uint32_t ev = EPOLLRDHUP;
 
 	switch (c->state) {
+	case C_PROXY:
+		ev |= EPOLLIN;
+		break;
 	case C_HANDSHAKE:
 		ev |= c->st.want_write ? EPOLLOUT : EPOLLIN;
 		break;
@@ -61,6 +66,66 @@ static void client_events(struct client *c)
 	io_set(&c->w->loop, &c->io, ev);
 }
 
+/* The listener the connection came in on, as the config it was accepted under says */
+static const struct cfg_listener *listener_of(const struct client *c)
+{
+	return &c->conn_rt->cfg->listeners[c->listener];
+}
+
+static bool trusted(const struct cfg_listener *l, const struct sockaddr_storage *ss)
+{
+	struct cidr a;
+
+	return l->ntrusted && !cidr_from_sockaddr(ss, &a) && cidr_list_has(l->trusted, l->ntrusted, &a);
+}
+
+/*
+ * Strikes against the request's origin. Never against a trusted proxy:
+ * its address is every client's behind it, and a verdict on it at the NIC
+ * would shut them all out.
+ */
+static void client_strike(struct client *c, const struct gw_config *cfg, enum esc_event ev,
+			  unsigned int n)
+{
+	if (!trusted(listener_of(c), &c->peer))
+		escalate_strike(cfg, &c->peer, ev, n, c->w->loop.now_ns);
+}
+
+/* The request's origin becomes ss: the address the limits, rules and audit see. */
+static void set_peer(struct client *c, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *m = (const void *)ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+
+	c->peer = *ss;
+	/* a v4 client on a dual-stack socket is the v4 client it is */
+	if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&m->sin6_addr)) {
+		struct sockaddr_in *in = (void *)&c->peer;
+		uint16_t p = m->sin6_port;
+		uint32_t a;
+
+		memcpy(&a, &m->sin6_addr.s6_addr[12], 4);
+		memset(&c->peer, 0, sizeof(c->peer));
+		in->sin_family = AF_INET;
+		in->sin_port = p;
+		in->sin_addr.s_addr = a;
+		ss = &c->peer;
+	}
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u", host, port);
+}
+
 static void client_free(void *obj)
 {
 	struct client *c = obj;
@@ -75,6 +140,7 @@ static void client_free(void *obj)
 	free(c->model);
 	free(c->user);
 	free(c->upstream_body);
+	free(c->forwarded);
 	usage_tap_free(&c->tap);
 	free(c);
 }
@@ -155,8 +221,7 @@ static void request_end(struct client *c)
 {
 	settle(c);
 	if (c->inspected && c->insp.escalations && c->view)
-		escalate_strike(c->view->rt->cfg, &c->peer, EV_POLICY, c->insp.escalations,
-				c->w->loop.now_ns);
+		client_strike(c, c->view->rt->cfg, EV_POLICY, c->insp.escalations);
 	audit_request(c);
 	filter_end(c);
 	if (c->inspected) {
@@ -277,7 +342,7 @@ static void client_refuse(struct client *c, int err, const char *why)
 	char msg[160];
 
 	snprintf(msg, sizeof(msg), "malformed request: %s", why ? why : http_reason(status));
-	escalate_strike(c->w->view->rt->cfg, &c->peer, EV_BAD_REQUEST, 1, c->w->loop.now_ns);
+	client_strike(c, c->w->view->rt->cfg, EV_BAD_REQUEST, 1);
 	client_fail(c, status, "invalid_request_error", NULL, msg, false);
 }
 
@@ -520,7 +585,7 @@ static int origin(struct client *c)
 		if (mode == KEYS_OPTIONAL)
 			return 0;
 		M_INC(c->w->st.auth_failed);
-		escalate_strike(cfg, &c->peer, EV_AUTH_FAILED, 1, c->w->loop.now_ns);
+		client_strike(c, cfg, EV_AUTH_FAILED, 1);
 		client_fail(c, 401, "invalid_request_error", "missing_api_key",
 			    "an API key is required (Authorization: Bearer KEY, x-api-key or api-key)",
 			    true);
@@ -530,7 +595,7 @@ static int origin(struct client *c)
 		e = keyfile_find(cfg->keys.kf, key, len);
 	if (!e) {
 		M_INC(c->w->st.auth_failed);
-		escalate_strike(cfg, &c->peer, EV_AUTH_FAILED, 1, c->w->loop.now_ns);
+		client_strike(c, cfg, EV_AUTH_FAILED, 1);
 		client_fail(c, 401, "invalid_request_error", "invalid_api_key",
 			    "the API key is not valid", true);
 		return -1;
@@ -707,7 +772,7 @@ static int admit(struct client *c, const struct cfg_route *r)
 	if (n && limit_acquire(&c->lim, ask, n, c->prompt_tokens + c->allowed, now, &v, &why)) {
 		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
 		M_INC(c->w->st.limited[why.scope][why.what]);
-		escalate_strike(cfg, &c->peer, EV_RATE_LIMITED, 1, now);
+		client_strike(c, cfg, EV_RATE_LIMITED, 1);
 		if (why.what == LW_TPM || why.what == LW_TPD)
 			snprintf(msg, sizeof(msg), "%s: %s of %s %s reached (this request needs %llu)",
 				 why.retry_ns ? "rate limit" : "request too large for the limit",
@@ -866,6 +931,150 @@ static void arm_body_timer(struct client *c)
 }
 
 /* A complete head is at the front of the input: keep it apart, decide the body. */
+/*
+ * One X-Forwarded-For entry, s[0, n), as an address: "198.51.100.7",
+ * "2001:db8::7", with a port "198.51.100.7:443" or "[2001:db8::7]:443",
+ * or bracketed without one. Anything else ("unknown", an obfuscated
+ * name, a port past 65535) is not one.
+ */
+static bool forwarded_addr(const char *s, size_t n, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (void *)ss;
+	struct sockaddr_in6 *in6 = (void *)ss;
+	const char *end = s + n, *port = NULL, *colon;
+	char host[INET6_ADDRSTRLEN];
+	unsigned long p = 0;
+
+	memset(ss, 0, sizeof(*ss));
+	if (n && s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (!close || (close + 1 < end && close[1] != ':'))
+			return false;
+		if (close + 1 < end)
+			port = close + 2;
+		n = close - s - 1;
+		s++;
+	} else if ((colon = memchr(s, ':', n)) && !memchr(colon + 1, ':', end - colon - 1)) {
+		port = colon + 1;	/* one colon: v4 and its port */
+		n = colon - s;
+	}
+	if (port) {
+		if (port == end || end - port > 5)
+			return false;
+		for (const char *d = port; d < end; d++) {
+			if (*d < '0' || *d > '9')
+				return false;
+			p = p * 10 + (*d - '0');
+		}
+		if (p > 65535)
+			return false;
+	}
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons(p);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(p);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The request's origin. It starts as the connection's peer; while that
+ * hop is a trusted proxy and the listener believes X-Forwarded-For, it
+ * steps left along the header (its lines joined in order), and the first
+ * address that is not a trusted proxy is the client. The chain from the
+ * client on, with the connection's peer after it, is what goes on to the
+ * backend: the entries left of the client are the client's own say and
+ * are dropped. A trusted hop's entry that is no address is a 400. 0, or -1
+ * when the request was answered.
+ */
+static int client_origin(struct client *c)
+{
+	const struct cfg_listener *l = listener_of(c);
+	struct sockaddr_storage at = c->conn_peer, hop;
+	char *chain = NULL, *p, msg[160];
+	size_t len = 0, used = 0;
+	const char *from;
+
+	free(c->forwarded);
+	c->forwarded = NULL;
+	set_peer(c, &c->conn_peer);
+	if (!l->forwarded_for || !trusted(l, &at))
+		return 0;
+	for (unsigned int i = 0; i < c->req.nhdr; i++)
+		if (http1_iequal(c->req.hdr[i].name, c->req.hdr[i].name_len, "x-forwarded-for", 15))
+			len += c->req.hdr[i].value_len + 2;
+	if (!len)
+		return 0;
+	if (!(chain = malloc(len + INET6_ADDRSTRLEN + 2))) {
+		client_fail(c, 500, "api_error", NULL, "out of memory", false);
+		return -1;
+	}
+	for (unsigned int i = 0; i < c->req.nhdr; i++) {
+		const struct http1_header *h = &c->req.hdr[i];
+
+		if (!http1_iequal(h->name, h->name_len, "x-forwarded-for", 15) || !h->value_len)
+			continue;
+		if (used) {
+			memcpy(chain + used, ", ", 2);
+			used += 2;
+		}
+		memcpy(chain + used, h->value, h->value_len);
+		used += h->value_len;
+	}
+	chain[used] = '\0';
+	if (!used) {
+		free(chain);
+		return 0;
+	}
+	/* right to left: each entry is what the hop after it saw */
+	from = chain + used;
+	for (p = chain + used; p > chain && trusted(l, &at);) {
+		char *comma = p, *a, *b;
+
+		while (comma > chain && comma[-1] != ',')
+			comma--;
+		for (a = comma; a < p && (*a == ' ' || *a == '\t'); a++)
+			;
+		for (b = p; b > a && (b[-1] == ' ' || b[-1] == '\t'); b--)
+			;
+		if (!forwarded_addr(a, b - a, &hop)) {
+			snprintf(msg, sizeof(msg), "x-forwarded-for: \"%.*s\" is not an address",
+				 (int)(b - a > 64 ? 64 : b - a), a);
+			free(chain);
+			client_fail(c, 400, "invalid_request_error", NULL, msg, false);
+			return -1;
+		}
+		at = hop;
+		from = a;
+		p = comma > chain ? comma - 1 : chain;
+	}
+	set_peer(c, &at);
+	/* the chain from the client on, and the hop that connected */
+	memmove(chain, from, chain + used - from);
+	used = chain + used - from;
+	memcpy(chain + used, ", ", 2);
+	used += 2;
+	if (c->conn_peer.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&c->conn_peer;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, chain + used, INET6_ADDRSTRLEN);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->conn_peer)->sin_addr,
+			  chain + used, INET6_ADDRSTRLEN);
+	}
+	c->forwarded = chain;
+	return 0;
+}
+
 static void head_complete(struct client *c, size_t len)
 {
 	const struct cfg_http *hc = http_cfg(c);
@@ -915,6 +1124,8 @@ static void head_complete(struct client *c, size_t len)
 	c->retry_after = 0;
 	c->rl_head[0] = '\0';
 	memset(&c->used, 0, sizeof(c->used));
+	if (client_origin(c))
+		return;
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
 			    false);
@@ -1095,7 +1306,7 @@ static void client_handshake(struct client *c)
 	}
 	if (ret) {
 		M_INC(c->w->st.tls_failed);
-		escalate_strike(c->w->view->rt->cfg, &c->peer, EV_TLS_FAILED, 1, c->w->loop.now_ns);
+		client_strike(c, c->w->view->rt->cfg, EV_TLS_FAILED, 1);
 		if (c->m_listener)
 			M_INC(c->m_listener[ML_TLS_FAILED]);
 		if (gw_verbose)
@@ -1106,6 +1317,73 @@ static void client_handshake(struct client *c)
 	}
 	c->state = C_HEAD;
 	client_read(c);
+}
+
+/* The connection's first step in its state: its PROXY header, its TLS handshake or its first request. */
+static void client_proxy(struct client *c);
+
+static void client_start(struct client *c)
+{
+	if (c->state == C_PROXY)
+		client_proxy(c);
+	else if (c->state == C_HANDSHAKE)
+		client_handshake(c);
+	else
+		client_read(c);
+}
+
+/*
+ * The PROXY header a trusted load balancer begins the connection with.
+ * Peeked at and then read to its last byte and no further: what follows
+ * is the client's own, a TLS ClientHello included. A header that has not
+ * all come yet is read into c->in (every byte of it is header: a complete
+ * one would have been found) and looked at again with the next bytes.
+ */
+static void client_proxy(struct client *c)
+{
+	char buf[PP_MAX_HEADER];
+	size_t have = buf_used(&c->in);
+	struct pp_info info;
+	const char *why = "closed before its PROXY header ended";
+	ssize_t n;
+	int ret = -ECONNRESET;
+
+	memcpy(buf, buf_head(&c->in), have);
+	n = recv(c->st.fd, buf + have, sizeof(buf) - have, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		client_events(c);
+		return;
+	}
+	if (n <= 0 && !have) {
+		client_close(c);	/* a health check's connect and close: nothing was said */
+		return;
+	}
+	if (n > 0)
+		ret = pp_parse(buf, have + n, &info, &why);
+	if (!ret && have + n < sizeof(buf)) {
+		if (buf_append(&c->in, buf + have, n, PP_MAX_HEADER) ||
+		    recv(c->st.fd, buf + have, n, 0) != n) {
+			client_close(c);
+			return;
+		}
+		client_events(c);
+		return;
+	}
+	if (ret <= 0 || recv(c->st.fd, buf + have, ret - have, 0) != (ssize_t)(ret - have)) {
+		if (c->m_listener)
+			M_INC(c->m_listener[ML_PROXY_FAILED]);
+		gw_log(1, "worker=%d client=%s proxy_protocol=refused reason=\"%s\"", c->w->id,
+		       c->peer_text, why);
+		client_close(c);
+		return;
+	}
+	buf_reset(&c->in);
+	if (!info.local) {
+		c->conn_peer = info.src;
+		set_peer(c, &info.src);
+	}
+	c->state = c->st.ssl ? C_HANDSHAKE : C_HEAD;
+	client_start(c);
 }
 
 static void client_io(struct loop *l, struct io *io, uint32_t events)
@@ -1135,7 +1413,9 @@ static void client_io(struct loop *l, struct io *io, uint32_t events)
 		}
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
-		if (c->state == C_HANDSHAKE)
+		if (c->state == C_PROXY)
+			client_proxy(c);
+		else if (c->state == C_HANDSHAKE)
 			client_handshake(c);
 		else if (c->state == C_HEAD || c->state == C_BODY)
 			client_read(c);
@@ -1187,8 +1467,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 {
 	struct runtime *rt = w->view->rt;
 	struct client *c = calloc(1, sizeof(*c));
-	char host[INET6_ADDRSTRLEN] = "?";
-	uint16_t port = 0;
+	const struct cfg_listener *l = &rt->cfg->listeners[listener];
 	int one = 1;
 
 	if (!c) {
@@ -1201,23 +1480,12 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	c->w = w;
 	c->st.fd = fd;
 	c->listener = listener;
-	c->peer = *ss;
+	c->conn_peer = *ss;
+	set_peer(c, ss);
 	if ((c->m_listener = metrics_row(&w->m, MK_LISTENER, rt->slot[MK_LISTENER][listener]))) {
 		M_INC(c->m_listener[ML_ACCEPTED]);
 		M_INC(c->m_listener[ML_ACTIVE]);
 	}
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)ss;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-	}
-	snprintf(c->peer_text, sizeof(c->peer_text), "%s:%u", host, port);
 	http1_msg_init(&c->req, c->hdr, GW_MAX_HEADERS);
 	timer_init(&c->timer, client_timer);
 	c->queued_pool = -1;
@@ -1241,6 +1509,9 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	} else {
 		c->state = C_HEAD;
 	}
+	/* A trusted proxy says whom the connection is from before anything else */
+	if (l->proxy_protocol && trusted(l, ss))
+		c->state = C_PROXY;
 	if (io_add(&w->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, client_io)) {
 		stream_close(&c->st);
 		runtime_put(rt);
@@ -1254,10 +1525,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	w->nclients++;
 	M_INC(w->st.accepted);
 	timer_arm(&w->loop, &c->timer, w->loop.now_ns + rt->cfg->http.header_timeout_ns);
-	if (c->state == C_HANDSHAKE)
-		client_handshake(c);
-	else
-		client_read(c);
+	client_start(c);
 }
 
 /* --- called by upstream.c --- */

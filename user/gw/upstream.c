@@ -227,10 +227,12 @@ static int build_request(struct upconn *u, struct client *c)
 		err |= buf_header(&u->out, UP_OUT_MAX, h->name, h->name_len, h->value, h->value_len);
 	}
 	blen = c->upstream_body ? c->upstream_body_len : buf_used(&c->body);
+	/* the chain a trusted proxy forwarded, or the client's address */
 	err |= buf_printf(&u->out, UP_OUT_MAX, "x-request-id: %s\r\nx-forwarded-for: %.*s\r\n"
 			  "x-forwarded-proto: %s\r\nconnection: keep-alive\r\n", c->request_id,
-			  (int)(strrchr(c->peer_text, ':') - c->peer_text), c->peer_text,
-			  c->st.ssl ? "https" : "http");
+			  c->forwarded ? (int)strlen(c->forwarded) :
+			  (int)(strrchr(c->peer_text, ':') - c->peer_text),
+			  c->forwarded ? c->forwarded : c->peer_text, c->st.ssl ? "https" : "http");
 	if (blen || m->body != HTTP1_BODY_NONE)
 		err |= buf_printf(&u->out, UP_OUT_MAX, "content-length: %zu\r\n", blen);
 	err |= buf_append(&u->out, "\r\n", 2, UP_OUT_MAX);

@@ -158,7 +158,8 @@ static void drain_check(struct worker *w)
 	for (c = w->clients; c; c = next) {
 		next = c->next;
 		/* Between requests: nothing to finish */
-		if ((c->state == C_HEAD && !buf_used(&c->in)) || c->state == C_HANDSHAKE)
+		if ((c->state == C_HEAD && !buf_used(&c->in)) || c->state == C_HANDSHAKE ||
+		    c->state == C_PROXY)
 			client_close(c);
 	}
 	if (!w->nclients || w->loop.now_ns >= w->drain_deadline_ns)

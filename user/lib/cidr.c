@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "cidr.h"
 #include "number.h"
@@ -157,4 +159,44 @@ void cidr_from_src(const struct sluice_src *s, __u32 v6_prefix, struct cidr *c)
 		c->addr[0] = s->addr[0];
 		cidr_mask(c, 32);
 	}
+}
+
+int cidr_from_sockaddr(const struct sockaddr_storage *ss, struct cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (ss->ss_family == AF_INET) {
+		c->family = SLUICE_AF_INET;
+		c->prefixlen = 32;
+		memcpy(c->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		/* a v4 client on a dual-stack socket is the v4 address */
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			c->family = SLUICE_AF_INET;
+			c->prefixlen = 32;
+			memcpy(c->addr, &a->s6_addr[12], 4);
+		} else {
+			c->family = SLUICE_AF_INET6;
+			c->prefixlen = 128;
+			memcpy(c->addr, a, 16);
+		}
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+bool cidr_list_has(const struct cidr *list, size_t n, const struct cidr *host)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cidr m = *host;
+
+		if (list[i].family != host->family)
+			continue;
+		cidr_mask(&m, list[i].prefixlen);
+		if (!memcmp(m.addr, list[i].addr, sizeof(m.addr)))
+			return true;
+	}
+	return false;
 }

@@ -3,6 +3,7 @@
 #ifndef SLUICE_CIDR_H
 #define SLUICE_CIDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sluice/abi.h>
 
@@ -37,6 +38,17 @@ void cidr_to_lpm_v4(const struct cidr *c, struct sluice_lpm_v4 *k);
 void cidr_to_lpm_v6(const struct cidr *c, struct sluice_lpm_v6 *k);
 void cidr_from_lpm_v4(const struct sluice_lpm_v4 *k, struct cidr *c);
 void cidr_from_lpm_v6(const struct sluice_lpm_v6 *k, struct cidr *c);
+
+struct sockaddr_storage;
+
+/*
+ * The host prefix of a socket address (/32, /128); a v4-mapped v6 address
+ * is the v4 address. -EAFNOSUPPORT for a family other than v4 and v6.
+ */
+int cidr_from_sockaddr(const struct sockaddr_storage *ss, struct cidr *c);
+
+/* Does one of list[0, n) hold host (a host prefix)? */
+bool cidr_list_has(const struct cidr *list, size_t n, const struct cidr *host);
 
 /* A struct sluice_src (family + addr) as a host prefix, e.g. for top. */
 void cidr_from_src(const struct sluice_src *s, __u32 v6_prefix, struct cidr *c);
