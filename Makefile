@@ -116,7 +116,7 @@ $(BUILD)/mockllm: $(MOCK_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -lcjson -lpthread
 
-$(BUILD)/sluicectl: $(CTL_OBJS) $(LIBSLUICE)
+$(BUILD)/sluicectl: $(CTL_OBJS) $(LIBGW) $(LIBSLUICE)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

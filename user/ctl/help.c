@@ -41,7 +41,7 @@ const char *const synopsis[] = {
 	"sluicectl audit [show] [file FILE] [session ID] [origin KEY] [tenant T] [decision D] [rule R] [since T] [limit N]",
 	"sluicectl tokens [file FILE] [origin KEY] [tenant T] [since T] [by tenant|key|route|model|pool]",
 	"sluicectl key add tenant T [models GLOB...] [routes ROUTE...] [file FILE] [admin ADDR] [token-file FILE]",
-	"sluicectl key list [file FILE]",
+	"sluicectl key list [file FILE] [state FILE]",
 	"sluicectl key revoke ID [file FILE] [admin ADDR] [token-file FILE]",
 	"sluicectl status [admin ADDR] [token-file FILE]",
 	"sluicectl reload [admin ADDR] [token-file FILE]",

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include "ctl.h"
+#include "gw/keyuse.h"
 #include "lib/keyfile.h"
 
 #define KEYS_DEFAULT	"/etc/sluice/keys.json"
@@ -21,6 +22,7 @@ struct key_args {
 	const char *file;
 	const char *admin;
 	const char *token_file;
+	const char *state;		/* sluiced's state file: last uses */
 	const char *tenant;
 	char **models, **routes;	/* into argv */
 	size_t nmodels, nroutes;
@@ -29,7 +31,8 @@ struct key_args {
 static bool is_keyword(const char *s)
 {
 	return !strcmp(s, "tenant") || !strcmp(s, "models") || !strcmp(s, "routes") ||
-	       !strcmp(s, "file") || !strcmp(s, "admin") || !strcmp(s, "token-file");
+	       !strcmp(s, "file") || !strcmp(s, "admin") || !strcmp(s, "token-file") ||
+	       !strcmp(s, "state");
 }
 
 /* Keywords of a command; lists (models, routes) run to the next keyword. */
@@ -38,6 +41,7 @@ static int parse_args(const char *what, int argc, char **argv, bool lists, struc
 	int i = 0;
 
 	a->file = getenv("SLUICE_KEYS") ? getenv("SLUICE_KEYS") : KEYS_DEFAULT;
+	a->state = getenv("SLUICE_STATE");
 	while (i < argc) {
 		const char *k = argv[i];
 
@@ -64,6 +68,8 @@ static int parse_args(const char *what, int argc, char **argv, bool lists, struc
 			a->admin = argv[i + 1];
 		else if (!strcmp(k, "token-file"))
 			a->token_file = argv[i + 1];
+		else if (!lists && !strcmp(k, "state"))
+			a->state = argv[i + 1];
 		else if (lists && !strcmp(k, "tenant"))
 			a->tenant = argv[i + 1];
 		else {
@@ -193,22 +199,33 @@ static int key_list_cmd(int argc, char **argv)
 {
 	struct key_args a = { 0 };
 	struct keyfile kf = { 0 };
-	char c[32], r[32], m[256], rt[256];
+	struct keyuse_list lu = { 0 };
+	char c[32], r[32], l[32], m[256], rt[256], err[512];
 	int ret;
 
 	if ((ret = parse_args("key list", argc, argv, false, &a)) ||
 	    (ret = load("key list", a.file, false, &kf)))
 		return ret;
+	/* no state file yet: nothing was used since sluiced began keeping one */
+	if (a.state && (ret = state_read_keyuse(a.state, keyuse_list_add, &lu, err, sizeof(err))) < 0 &&
+	    ret != -ENOENT) {
+		keyfile_free(&kf);
+		free(lu.v);
+		return fail("key list: %s", err);
+	}
+	keyuse_apply(&kf, lu.v, lu.n);
 	if (json_output)
 		jsonw_start_array(jw);
 	else
-		printf("%-10s %-20s %-20s %-20s %-24s %s\n", "ID", "TENANT", "CREATED", "REVOKED",
-		       "MODELS", "ROUTES");
+		printf("%-10s %-20s %-20s %-20s %-20s %-24s %s\n", "ID", "TENANT", "CREATED", "REVOKED",
+		       "LAST USED", "MODELS", "ROUTES");
 	for (size_t i = 0; i < kf.nkeys; i++) {
 		const struct keyfile_entry *e = &kf.keys[i];
+		int64_t last = atomic_load(&e->last_used);
 
 		when(e->created, c, sizeof(c));
 		when(e->revoked, r, sizeof(r));
+		when(last, l, sizeof(l));
 		if (json_output) {
 			jsonw_start_object(jw);
 			jsonw_string_field(jw, "id", e->id);
@@ -219,6 +236,11 @@ static int key_list_cmd(int argc, char **argv)
 				jsonw_string(jw, r);
 			else
 				jsonw_null(jw);
+			jsonw_name(jw, "last_used");
+			if (last)
+				jsonw_string(jw, l);
+			else
+				jsonw_null(jw);
 			json_words("models", e->models, e->nmodels);
 			json_words("routes", e->routes, e->nroutes);
 			jsonw_end_object(jw);
@@ -226,12 +248,13 @@ static int key_list_cmd(int argc, char **argv)
 		}
 		join(e->models, e->nmodels, m, sizeof(m));
 		join(e->routes, e->nroutes, rt, sizeof(rt));
-		printf("%-10s %-20s %-20s %-20s %-24s %s\n", e->id, e->tenant, c, e->revoked ? r : "-", m,
-		       rt);
+		printf("%-10s %-20s %-20s %-20s %-20s %-24s %s\n", e->id, e->tenant, c,
+		       e->revoked ? r : "-", last ? l : "-", m, rt);
 	}
 	if (json_output)
 		jsonw_end_array(jw);
 	keyfile_free(&kf);
+	free(lu.v);
 	return EXIT_OK;
 }
 

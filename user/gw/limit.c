@@ -14,8 +14,15 @@
 #define STRIPES		256
 #define CHAINS		((int)(LIMIT_BUCKETS / STRIPES))	/* chain heads a stripe */
 #define NS		1000000000ULL
+/*
+ * The most a bucket adopts per rate: a year. No real debt comes near it
+ * (a day's budget spent many times over); it keeps a damaged or hand-made
+ * state file from pushing a TAT to where TAT + interval wraps around.
+ */
+#define ADOPT_MAX_NS	(366 * 86400 * NS)
 
 enum { R_RPS = 0, R_RPM, R_TPM, R_TPD, R_N };
+_Static_assert(R_N == LIMIT_RATES, "limit.h names the rates in this order");
 
 struct limit_bucket {
 	struct limit_bucket *next;
@@ -391,4 +398,58 @@ const char *limit_scope_name(enum limit_scope s)
 size_t limit_buckets_used(void)
 {
 	return atomic_load_explicit(&nbuckets, memory_order_relaxed);
+}
+
+int limit_walk(uint64_t now, limit_walk_fn fn, void *arg)
+{
+	int ret = 0;
+
+	for (int i = 0; i < STRIPES && !ret; i++) {
+		pthread_mutex_lock(&stripes[i].lock);
+		for (int c = 0; c < CHAINS && !ret; c++) {
+			for (struct limit_bucket *b = stripes[i].chain[c]; b && !ret; b = b->next) {
+				uint64_t left[R_N];
+				bool live = false;
+
+				for (int r = 0; r < R_N; r++) {
+					left[r] = b->tat[r] > now ? b->tat[r] - now : 0;
+					live |= left[r] != 0;
+				}
+				if (live)
+					ret = fn(b->scope, b->id, left, arg);
+			}
+		}
+		pthread_mutex_unlock(&stripes[i].lock);
+	}
+	return ret;
+}
+
+int limit_adopt(enum limit_scope scope, const char *id, const uint64_t left_ns[LIMIT_RATES],
+		uint64_t now)
+{
+	struct limit_bucket *b;
+	bool owes = false;
+	uint64_t h;
+
+	if ((unsigned int)scope >= LS_N || !id || strlen(id) > LIMIT_ID_MAX)
+		return -EINVAL;
+	for (int r = 0; r < R_N; r++)
+		owes |= left_ns[r] != 0;
+	if (!owes)
+		return 0;	/* a drained bucket is the same as none */
+	h = hash_of(scope, id);
+	pthread_mutex_lock(&stripes[h % STRIPES].lock);
+	b = bucket_get(h, scope, id, now);
+	if (b) {
+		for (int r = 0; r < R_N; r++) {
+			uint64_t left = left_ns[r] < ADOPT_MAX_NS ? left_ns[r] : ADOPT_MAX_NS;
+
+			if (left && now + left > b->tat[r])
+				b->tat[r] = now + left;
+		}
+	}
+	pthread_mutex_unlock(&stripes[h % STRIPES].lock);
+	if (!b)
+		return limit_buckets_used() >= LIMIT_BUCKETS ? -ENOSPC : -ENOMEM;
+	return 0;
 }

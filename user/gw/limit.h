@@ -35,6 +35,11 @@
 
 #define LIMIT_BUCKETS	(1U << 18)
 #define LIMIT_ID_MAX	63
+/*
+ * The rates of a bucket, in this order wherever they come as an array:
+ * requests_per_second, requests_per_minute, tokens_per_minute, tokens_per_day.
+ */
+#define LIMIT_RATES	4
 
 enum limit_scope { LS_KEY = 0, LS_TENANT, LS_ADDRESS, LS_ROUTE, LS_N };
 
@@ -113,5 +118,32 @@ const char *limit_scope_name(enum limit_scope s);
 
 /* Buckets in use now (for metrics). */
 size_t limit_buckets_used(void);
+
+/*
+ * What a bucket still owes, rate by rate (LIMIT_RATES order): left_ns[r]
+ * is its TAT minus now, 0 when that rate has drained. This is all of a
+ * bucket that outlives a restart (see gw/state.h); concurrency does not.
+ */
+typedef int (*limit_walk_fn)(enum limit_scope scope, const char *id,
+			     const uint64_t left_ns[LIMIT_RATES], void *arg);
+
+/*
+ * Calls fn for every bucket with some rate not drained at now (CLOCK_MONOTONIC
+ * ns). One stripe is locked at a time, so the walk is not a snapshot of the
+ * whole table, and fn runs under that lock: it must not call limit_*(). A
+ * non-zero return from fn stops the walk and is returned; else 0.
+ */
+int limit_walk(uint64_t now, limit_walk_fn fn, void *arg);
+
+/*
+ * Puts back what (scope, id) owed: each TAT becomes max(TAT, now + left_ns[r]),
+ * so adopting never gives budget back, and a left of 0 changes nothing (a
+ * bucket all of whose lefts are 0 is not made); a left over a year is taken
+ * as a year. 0; -EINVAL for a bad scope
+ * or an id longer than LIMIT_ID_MAX; -ENOSPC when the table is full of live
+ * buckets; -ENOMEM.
+ */
+int limit_adopt(enum limit_scope scope, const char *id, const uint64_t left_ns[LIMIT_RATES],
+		uint64_t now);
 
 #endif

@@ -21,7 +21,9 @@
 #include "gw/audit.h"
 #include "gw/escalate.h"
 #include "gw/gw.h"
+#include "gw/keyuse.h"
 #include "gw/scan.h"
+#include "gw/state.h"
 #include "lib/dataplane.h"
 #include "lib/iface.h"
 #include "lib/limits.h"
@@ -248,6 +250,8 @@ static struct runtime *reload(const char *path, struct runtime *cur, struct work
 	rt = runtime_new(cfg, err, errlen);
 	if (!rt)
 		goto refused;
+	if (keyuse_carry(rt->cfg->keys.kf, cur->cfg->keys.kf))
+		gw_log(0, "reload: out of memory carrying the keys' last uses");
 	if (xdp_apply(&rt->cfg->xdp, true))
 		gw_log(0, "reload: xdp settings not applied (see above); serving the new config");
 	for (unsigned int i = 0; i < nw; i++) {
@@ -270,6 +274,67 @@ refused:
 	gw_log(0, "reload refused: %s", err);
 	return cur;
 }
+
+/*
+ * The limits' state file at start: what was owed when the daemon stopped
+ * is owed again, less the time it was away. A bad file is kept aside as
+ * PATH.bad (for a look) and the budgets start afresh; a file that cannot
+ * be read or written at all stops the start.
+ */
+/* The budgets' debts and the keys' last uses to the state file, if there is one. */
+static int state_write(const struct gw_config *cfg)
+{
+	const char *path = cfg->limits.state_path;
+	struct state_keyuse *ku;
+	char err[512];
+	size_t n;
+	int ret;
+
+	if (!path)
+		return 0;
+	if (keyuse_collect(cfg->keys.kf, &ku, &n)) {
+		gw_log(0, "limits: state %s: out of memory", path);
+		return -1;
+	}
+	ret = state_save(path, loop_clock_ns(), ku, n, err, sizeof(err));
+	free(ku);
+	if (ret)
+		gw_log(0, "limits: %s", err);
+	return ret;
+}
+
+static int state_start(const struct gw_config *cfg)
+{
+	const struct cfg_limits_top *l = &cfg->limits;
+	struct keyuse_list uses = { 0 };
+	char err[512], bad[1100];
+	int n;
+
+	if (!l->state_path)
+		return 0;
+	n = state_load(l->state_path, loop_clock_ns(), keyuse_list_add, &uses, err, sizeof(err));
+	keyuse_apply(cfg->keys.kf, uses.v, uses.n);
+	free(uses.v);
+	if (uses.oom)
+		gw_log(0, "limits: state %s: out of memory for key uses; some last uses are lost",
+		       l->state_path);
+	if (n >= 0) {
+		gw_log(1, "limits: state loaded path=%s records=%d", l->state_path, n);
+	} else if (n == -ENOENT) {
+		gw_log(1, "limits: no state yet path=%s", l->state_path);
+	} else if (n == -EINVAL) {
+		snprintf(bad, sizeof(bad), "%s.bad", l->state_path);
+		gw_log(0, "limits: %s; kept as %s, budgets start afresh", err, bad);
+		if (rename(l->state_path, bad))
+			gw_log(0, "limits: %s: %s", bad, strerror(errno));
+	} else {
+		gw_log(0, "limits: %s", err);
+		return -1;
+	}
+	/* written at once: a path that cannot take it is found now, not at shutdown */
+	return state_write(cfg);
+}
+
 
 int main(int argc, char **argv)
 {
@@ -370,6 +435,8 @@ int main(int argc, char **argv)
 		gw_log(0, "limits: out of memory");
 		goto out;
 	}
+	if (state_start(rt->cfg))
+		goto out;
 	if (rt->cfg->audit && !(gw_audit = audit_start(rt->cfg->audit)))
 		goto out;
 
@@ -419,9 +486,14 @@ int main(int argc, char **argv)
 	gw_log(1, "started version=%s config=%s workers=%u pools=%zu routes=%zu", SLUICED_VERSION,
 	       path, nw, rt->cfg->npools, rt->cfg->nroutes);
 
-	for (;;) {
+	for (uint64_t saved = loop_clock_ns();;) {
 		struct timespec tick = { 1, 0 };
 		int sig = sigtimedwait(&set, NULL, &tick);
+
+		if (loop_clock_ns() - saved >= rt->cfg->limits.state_interval_ns) {
+			state_write(rt->cfg);
+			saved = loop_clock_ns();
+		}
 
 		if (sig == SIGHUP) {
 			uint64_t seq = admin_reload_begin();
@@ -456,6 +528,8 @@ out_health:
 		pthread_join(w[i].thread, NULL);
 	}
 	health_stop();
+	/* every request has settled: what the budgets owe now is final */
+	state_write(rt->cfg);
 	nw = rt->cfg->workers;
 out_workers:
 	/* after the workers: every record they submitted is written */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +25,7 @@
 #include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
+#include "gw/keyuse.h"
 #include "gw/proxyproto.h"
 #include "gw/tokens.h"
 #include "lib/keyfile.h"
@@ -602,6 +604,7 @@ static int origin(struct client *c)
 	}
 	c->key = e;
 	c->key_hdr = h;
+	keyuse_touch(e, time(NULL));
 	c->tenant = config_tenant_index(cfg, e->tenant);
 	return 0;
 }

@@ -44,6 +44,7 @@ struct keyfile_entry {
 	size_t nmodels;
 	char **routes;			/* route names; NULL/0: any route */
 	size_t nroutes;
+	_Atomic int64_t last_used;	/* unix seconds, 0: not seen; sluiced's, not in the file */
 };
 
 struct keyfile {
