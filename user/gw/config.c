@@ -2071,7 +2071,8 @@ static const struct cobj admin_obj = { admin_keys, admin_check };
 
 const char *const esc_event_names[] = {
 	[EV_RATE_LIMITED] = "rate_limited", [EV_POLICY] = "policy", [EV_AUTH_FAILED] = "auth_failed",
-	[EV_BAD_REQUEST] = "bad_request", [EV_TLS_FAILED] = "tls_failed", NULL
+	[EV_BAD_REQUEST] = "bad_request", [EV_TLS_FAILED] = "tls_failed",
+	[EV_KEY_SUSPENDED] = "key_suspended", NULL
 };
 
 static int event_index(const char *name)
@@ -2115,6 +2116,17 @@ static const struct ckey step_keys[] = {
 };
 static const struct cobj step_obj = { step_keys, step_check };
 
+static const struct ckey key_susp_keys[] = {
+	{ FIELD("strikes", CT_UINT, struct cfg_key_suspension, strikes), .min = 1, .max = 1000000,
+	  .def = 20 },
+	{ FIELD("window", CT_DURATION, struct cfg_key_suspension, window_ns), .min = SEC,
+	  .max = 24 * HOUR, .def = 60 * SEC },
+	{ FIELD("ttl", CT_DURATION, struct cfg_key_suspension, ttl_ns), .flags = F_REQUIRED,
+	  .min = SEC, .max = 30 * 24 * HOUR },
+	{ NULL }
+};
+static const struct cobj key_susp_obj = { key_susp_keys };
+
 static int escalation_check(struct ld *ld, const cJSON *json, void *base)
 {
 	struct cfg_escalation *e = base;
@@ -2123,6 +2135,10 @@ static int escalation_check(struct ld *ld, const cJSON *json, void *base)
 		return 0;
 	if (!item(json, "events"))
 		e->events = ~0U >> (32 - EV_N);
+	if (e->keys && e->keys->ttl_ns > e->max_ttl_ns) {
+		path_key(ld, "keys");
+		return fail_key(ld, item(json, "keys"), "ttl", "%s", "above max_ttl");
+	}
 	for (size_t i = 0; i < e->nsteps; i++)
 		if (e->steps[i].ttl_ns > e->max_ttl_ns) {
 			path_key(ld, "steps");
@@ -2144,6 +2160,8 @@ static const struct ckey escalation_keys[] = {
 	  .flags = F_REQUIRED, .obj = &step_obj, .min = 1, .max = 8 },
 	{ FIELD("max_ttl", CT_DURATION, struct cfg_escalation, max_ttl_ns), .min = SEC,
 	  .max = 30 * 24 * HOUR, .def = 24 * HOUR },
+	{ FIELD("keys", CT_OBJECT, struct cfg_escalation, keys), .flags = F_ALLOC,
+	  .esize = sizeof(struct cfg_key_suspension), .obj = &key_susp_obj },
 	{ NULL }
 };
 static const struct cobj escalation_obj = { escalation_keys, escalation_check };
@@ -2557,8 +2575,10 @@ void config_free(struct gw_config *cfg)
 	free(cfg->limits.state_file);
 	free(cfg->limits.state_path);
 	free(cfg->tenants);
-	if (cfg->escalation)
+	if (cfg->escalation) {
 		free(cfg->escalation->steps);
+		free(cfg->escalation->keys);
+	}
 	free(cfg->escalation);
 	if (cfg->tokenizer) {
 		for (size_t j = 0; j < cfg->tokenizer->nmodels; j++)

@@ -117,7 +117,9 @@ struct cfg_limits_top {
 
 /* What counts as a strike against a source address */
 enum esc_event { EV_RATE_LIMITED = 0, EV_POLICY, EV_AUTH_FAILED, EV_BAD_REQUEST, EV_TLS_FAILED,
-		 EV_N };
+		 EV_KEY_SUSPENDED, EV_N };
+/* The events that count against the request's API key too */
+#define EV_KEY_EVENTS	((1U << EV_RATE_LIMITED) | (1U << EV_POLICY) | (1U << EV_BAD_REQUEST))
 extern const char *const esc_event_names[];
 
 struct cfg_esc_step {
@@ -139,6 +141,17 @@ struct cfg_escalation {
 	struct cfg_esc_step *steps;
 	size_t nsteps;
 	uint64_t max_ttl_ns;
+	/*
+	 * An API key that gathers strikes strikes within window is suspended
+	 * at L7 for ttl (doubled for each suspension since it was last quiet
+	 * for twice its TTL, up to max_ttl); a request carrying it is a 403
+	 * and a key_suspended strike against its address. NULL: keys are not
+	 * suspended.
+	 */
+	struct cfg_key_suspension {
+		uint32_t strikes;
+		uint64_t window_ns, ttl_ns;
+	} *keys;
 };
 
 /* The encodings a model can be counted with: bpe.h's, and the estimate. */

@@ -2,6 +2,7 @@
 /* Strikes per source and their verdicts in the XDP throttle map (see escalate.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,17 @@
 #include "gw/gw.h"
 #include "lib/cidr.h"
 #include "lib/dataplane.h"
+#include "lib/keyfile.h"
 #include "lib/throttle.h"
 
 #define CHAINS	4096
 
+/* A source address, or an API key (id set: key zeroed) */
 struct source {
 	struct source *next;
 	struct cidr key;
+	char id[KEYFILE_ID_LEN + 1];
+	uint64_t until;			/* a key's suspension ends (monotonic ns) */
 	uint32_t count;			/* strikes in the current window */
 	uint32_t events[EV_N];		/* ... by event */
 	uint64_t window_start;
@@ -30,6 +35,7 @@ struct source {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct source **chain;
 static size_t nsources;
+static _Atomic uint64_t suspended_until;	/* the last suspension's end: past it, no lock */
 static bool full_logged;
 static uint64_t written, failed, by_step[8];
 
@@ -77,30 +83,39 @@ static void key_of(const struct sockaddr_storage *peer, struct cidr *k)
 	}
 }
 
-static unsigned int hash_of(const struct cidr *k)
+static unsigned int hash_of(const struct cidr *k, const char *id)
 {
 	uint32_t h = 2166136261U;
 	const unsigned char *p = (const unsigned char *)k;
 
 	for (size_t i = 0; i < sizeof(*k); i++)
 		h = (h ^ p[i]) * 16777619U;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619U;
 	return h % CHAINS;
+}
+
+/* The window a source's or a key's strikes are counted over */
+static uint64_t window_of(const struct source *s, const struct cfg_escalation *e)
+{
+	return s->id[0] && e->keys ? e->keys->window_ns : e->window_ns;
 }
 
 /* Nothing to remember: its window is over and it has no verdict left to decay from. */
 static bool spent(const struct source *s, const struct cfg_escalation *e, uint64_t now)
 {
-	return now - s->window_start > e->window_ns &&
+	return now - s->window_start > window_of(s, e) && now >= s->until &&
 	       (!s->level || now - s->last_ns > 2 * s->last_ttl * s->level);
 }
 
-static struct source *source_get(const struct cidr *k, const struct cfg_escalation *e,
-				 uint64_t now)
+/* The source k (id ""), or the key id (k zeroed); made when absent. Under lock. */
+static struct source *source_get(const struct cidr *k, const char *id,
+				 const struct cfg_escalation *e, uint64_t now)
 {
-	struct source **pp = &chain[hash_of(k)], *s;
+	struct source **pp = &chain[hash_of(k, id)], *s;
 
 	while ((s = *pp)) {
-		if (!memcmp(&s->key, k, sizeof(*k)))
+		if (!memcmp(&s->key, k, sizeof(*k)) && !strcmp(s->id, id))
 			return s;
 		if (spent(s, e, now)) {
 			*pp = s->next;
@@ -120,6 +135,7 @@ static struct source *source_get(const struct cidr *k, const struct cfg_escalati
 	full_logged = false;
 	nsources++;
 	s->key = *k;
+	snprintf(s->id, sizeof(s->id), "%s", id);
 	s->window_start = now;
 	s->next = *pp;
 	*pp = s;
@@ -209,6 +225,27 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 	s->window_start = now;
 }
 
+/* n events ev on s; true when they cross its threshold. Under lock. */
+static bool count(struct source *s, const struct cfg_escalation *e, uint32_t strikes,
+		  enum esc_event ev, unsigned int n, uint64_t now)
+{
+	/* quiet since the last verdict: a step back for every twice its TTL */
+	if (s->level && s->last_ttl && now - s->last_ns > 2 * s->last_ttl) {
+		uint64_t back = (now - s->last_ns) / (2 * s->last_ttl);
+
+		s->level = back >= s->level ? 0 : s->level - (uint32_t)back;
+		s->last_ns = now;
+	}
+	if (now - s->window_start > window_of(s, e)) {
+		s->window_start = now;
+		s->count = 0;
+		memset(s->events, 0, sizeof(s->events));
+	}
+	s->count += n;
+	s->events[ev] += n;
+	return s->count >= strikes;
+}
+
 void escalate_strike(const struct gw_config *cfg, const struct sockaddr_storage *peer,
 		     enum esc_event ev, unsigned int n, uint64_t now)
 {
@@ -222,25 +259,88 @@ void escalate_strike(const struct gw_config *cfg, const struct sockaddr_storage 
 		return;
 	key_of(peer, &k);
 	pthread_mutex_lock(&lock);
-	if ((s = source_get(&k, e, now))) {
-		/* quiet since the last verdict: a step back for every twice its TTL */
-		if (s->level && s->last_ttl && now - s->last_ns > 2 * s->last_ttl) {
-			uint64_t back = (now - s->last_ns) / (2 * s->last_ttl);
-
-			s->level = back >= s->level ? 0 : s->level - (uint32_t)back;
-			s->last_ns = now;
-		}
-		if (now - s->window_start > e->window_ns) {
-			s->window_start = now;
-			s->count = 0;
-			memset(s->events, 0, sizeof(s->events));
-		}
-		s->count += n;
-		s->events[ev] += n;
-		if (s->count >= e->strikes)
-			verdict(s, e, now);
-	}
+	if ((s = source_get(&k, "", e, now)) && count(s, e, e->strikes, ev, n, now))
+		verdict(s, e, now);
 	pthread_mutex_unlock(&lock);
+}
+
+/* s, a key, is suspended: for its TTL, doubled for each suspension it has not been quiet since. */
+static void suspend(struct source *s, const struct cfg_escalation *e, const char *tenant,
+		    uint64_t now)
+{
+	uint64_t ttl = e->keys->ttl_ns;
+	char evs[160] = "", evj[EV_N * 32] = "", ts[64], *rec = NULL;
+	size_t o = 0, oj = 0;
+
+	for (uint32_t i = 0; i < s->level && ttl < e->max_ttl_ns; i++)
+		ttl *= 2;
+	if (ttl > e->max_ttl_ns)
+		ttl = e->max_ttl_ns;
+	for (int i = 0; i < EV_N; i++)
+		if (s->events[i]) {
+			if (o < sizeof(evs))
+				o += snprintf(evs + o, sizeof(evs) - o, "%s%s=%u", o ? "," : "",
+					      esc_event_names[i], s->events[i]);
+			oj += snprintf(evj + oj, sizeof(evj) - oj, "%s\"%s\":%u", oj ? "," : "",
+				       esc_event_names[i], s->events[i]);
+		}
+	s->until = now + ttl;
+	if (atomic_load(&suspended_until) < s->until)
+		atomic_store(&suspended_until, s->until);	/* under lock: no race with another */
+	gw_log(1, "escalation key=%s tenant=%s action=suspend ttl=%llus events=\"%s\"", s->id, tenant,
+	       (unsigned long long)(ttl / 1000000000ULL), evs);
+	if (gw_audit) {
+		realtime_text(ts, sizeof(ts));
+		if (asprintf(&rec, "\"ts\":\"%s\",\"event\":\"key_suspension\",\"key\":\"%s\","
+			     "\"tenant\":\"%s\",\"ttl_s\":%llu,\"strikes\":%u,\"window_s\":%llu,"
+			     "\"events\":{%s}", ts, s->id, tenant, (unsigned long long)(ttl / 1000000000ULL),
+			     s->count, (unsigned long long)(e->keys->window_ns / 1000000000ULL), evj) < 0)
+			rec = NULL;
+		if (!rec || !audit_submit(gw_audit, rec, strlen(rec)))
+			gw_log(0, "audit: no record of the suspension of key %s: %s", s->id,
+			       rec ? strerror(errno) : "out of memory");
+		free(rec);
+	}
+	s->last_ns = now;
+	s->last_ttl = ttl;
+	s->level++;
+	s->count = 0;
+	memset(s->events, 0, sizeof(s->events));
+	s->window_start = now;
+}
+
+void escalate_key_strike(const struct gw_config *cfg, const char *id, const char *tenant,
+			 enum esc_event ev, unsigned int n, uint64_t now)
+{
+	const struct cfg_escalation *e = cfg->escalation;
+	static const struct cidr none;
+	struct source *s;
+
+	if (!e || !e->keys || !n || !(e->events & EV_KEY_EVENTS & (1U << ev)) || !chain || !*id)
+		return;
+	pthread_mutex_lock(&lock);
+	if ((s = source_get(&none, id, e, now)) && now >= s->until &&
+	    count(s, e, e->keys->strikes, ev, n, now))
+		suspend(s, e, tenant, now);
+	pthread_mutex_unlock(&lock);
+}
+
+uint64_t escalate_key_suspended(const char *id, uint64_t now)
+{
+	static const struct cidr none;
+	struct source *s;
+	uint64_t left = 0;
+
+	if (now >= atomic_load_explicit(&suspended_until, memory_order_relaxed) || !chain)
+		return 0;
+	pthread_mutex_lock(&lock);
+	for (s = chain[hash_of(&none, id)]; s; s = s->next)
+		if (!strcmp(s->id, id) && !memcmp(&s->key, &none, sizeof(none))) {
+			left = s->until > now ? s->until - now : 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return left;
 }
 
 void escalate_counts(uint64_t *w, uint64_t *f, uint64_t bs[8])

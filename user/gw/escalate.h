@@ -29,6 +29,18 @@ void escalate_fini(void);
 void escalate_strike(const struct gw_config *cfg, const struct sockaddr_storage *peer,
 		     enum esc_event ev, unsigned int n, uint64_t now);
 
+/*
+ * n events ev by the request's API key id (of tenant) at now: counted when
+ * escalation.keys is set and ev is one that counts against a key
+ * (EV_KEY_EVENTS and in escalation.events); crossing keys.strikes within
+ * keys.window suspends the key, logged and recorded in the audit trail.
+ */
+void escalate_key_strike(const struct gw_config *cfg, const char *id, const char *tenant,
+			 enum esc_event ev, unsigned int n, uint64_t now);
+
+/* ns the key id stays suspended from now; 0: it is not. Lock-free while no key is. */
+uint64_t escalate_key_suspended(const char *id, uint64_t now);
+
 /* Verdicts written, and the ones that failed to be (for metrics). */
 void escalate_counts(uint64_t *written, uint64_t *failed, uint64_t by_step[8]);
 

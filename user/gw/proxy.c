@@ -91,6 +91,8 @@ static void client_strike(struct client *c, const struct gw_config *cfg, enum es
 {
 	if (!trusted(listener_of(c), &c->peer))
 		escalate_strike(cfg, &c->peer, ev, n, c->w->loop.now_ns);
+	if (c->key)
+		escalate_key_strike(cfg, c->key->id, c->key->tenant, ev, n, c->w->loop.now_ns);
 }
 
 /* The request's origin becomes ss: the address the limits, rules and audit see. */
@@ -579,6 +581,7 @@ static int origin(struct client *c)
 	const struct keyfile_entry *e = NULL;
 	const struct http1_header *h;
 	const char *key;
+	uint64_t left;
 	size_t len;
 
 	if (mode == KEYS_OFF)
@@ -606,6 +609,17 @@ static int origin(struct client *c)
 	c->key_hdr = h;
 	keyuse_touch(e, time(NULL));
 	c->tenant = config_tenant_index(cfg, e->tenant);
+	if ((left = escalate_key_suspended(e->id, c->w->loop.now_ns))) {
+		char msg[160];
+
+		/* the key's abuse goes on from this address: the address is struck (not the key again) */
+		client_strike(c, cfg, EV_KEY_SUSPENDED, 1);
+		M_INC(c->w->st.forbidden);
+		snprintf(msg, sizeof(msg), "the API key %s is suspended for %llus after repeated abuse",
+			 e->id, (unsigned long long)((left + 999999999) / 1000000000ULL));
+		client_fail(c, 403, "invalid_request_error", "api_key_suspended", msg, true);
+		return -1;
+	}
 	return 0;
 }
 
