@@ -1021,10 +1021,12 @@ static int client_origin(struct client *c)
 	size_t len = 0, used = 0;
 	const char *from;
 
+	if (!l->forwarded_for)
+		return 0;	/* the peer stays the connection's */
 	free(c->forwarded);
 	c->forwarded = NULL;
 	set_peer(c, &c->conn_peer);
-	if (!l->forwarded_for || !trusted(l, &at))
+	if (!trusted(l, &at))
 		return 0;
 	for (unsigned int i = 0; i < c->req.nhdr; i++)
 		if (http1_iequal(c->req.hdr[i].name, c->req.hdr[i].name_len, "x-forwarded-for", 15))
@@ -1396,8 +1398,8 @@ static void client_proxy(struct client *c)
 	}
 	buf_reset(&c->in);
 	if (!info.local) {
-		c->conn_peer = info.src;
 		set_peer(c, &info.src);
+		c->conn_peer = c->peer;
 	}
 	c->state = c->st.ssl ? C_HANDSHAKE : C_HEAD;
 	client_start(c);
@@ -1497,8 +1499,8 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	c->w = w;
 	c->st.fd = fd;
 	c->listener = listener;
-	c->conn_peer = *ss;
 	set_peer(c, ss);
+	c->conn_peer = c->peer;		/* as set_peer() spells it: v4-mapped as v4 */
 	if ((c->m_listener = metrics_row(&w->m, MK_LISTENER, rt->slot[MK_LISTENER][listener]))) {
 		M_INC(c->m_listener[ML_ACCEPTED]);
 		M_INC(c->m_listener[ML_ACTIVE]);
