@@ -94,6 +94,14 @@ is "cut, Anthropic: the stream ends with its own closing events" \
 is "cut, Anthropic: stop_reason max_tokens, and the audit says cut" \
 	"$(sed -n 's/^data: //p' <<<"$out" | jq -rs 'map(select(.type == "message_delta")) | last | .delta.stop_reason') $(tail -n1 "$AUDIT" | jq -r .tokens.cut)" \
 	"max_tokens true"
+out=$(cl -N -H 'content-type: application/json' -H 'x-mock-token-interval: 2ms' --data-binary \
+	"{\"model\":\"gpt-4o\",\"stream\":true,\"input\":\"$A500\"}" \
+	"$HTTP_URL/v1/responses" | tr -d '\r')
+is "cut, Responses: the stream ends with response.incomplete" \
+	"$(sed -n 's/^event: //p' <<<"$out" | tail -n1)" "response.incomplete"
+is "cut, Responses: incomplete for max_output_tokens, and the audit says cut" \
+	"$(sed -n 's/^data: //p' <<<"$out" | tail -n1 | jq -r .response.incomplete_details.reason) $(tail -n1 "$AUDIT" | jq -r .tokens.cut)" \
+	"max_output_tokens true"
 s=$(stream "$(body gpt-4o '"max_tokens":30,' "$A500")")
 is "bound by max_tokens: the backend stops itself, not cut" \
 	"$(chunks "$s" | jq -rs '[.[].choices[0].delta.content // empty] | join("")' | wc -w) $(chunks "$s" | jq -rs 'map(.choices[0].finish_reason // empty) | join(",")')" \
