@@ -153,16 +153,44 @@ static void realtime_text(char *buf, size_t len)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+/* s's events as "a=1,b=2" for the log and "\"a\":1,\"b\":2" for the audit record */
+static void events_text(const struct source *s, char *evs, size_t ns, char *evj, size_t nj)
+{
+	size_t o = 0, oj = 0;
+
+	evs[0] = evj[0] = '\0';
+	for (int i = 0; i < EV_N; i++) {
+		if (!s->events[i])
+			continue;
+		if (o < ns)
+			o += snprintf(evs + o, ns - o, "%s%s=%u", o ? "," : "", esc_event_names[i],
+				      s->events[i]);
+		if (oj < nj)
+			oj += snprintf(evj + oj, nj - oj, "%s\"%s\":%u", oj ? "," : "",
+				       esc_event_names[i], s->events[i]);
+	}
+}
+
+/* After a verdict or a suspension of ttl: one step up, a fresh window. */
+static void stepped(struct source *s, uint64_t ttl, uint64_t now)
+{
+	s->last_ns = now;
+	s->last_ttl = ttl;
+	s->level++;
+	s->count = 0;
+	memset(s->events, 0, sizeof(s->events));
+	s->window_start = now;
+}
+
 /* The verdict for s at step level (0-based), into the throttle map, the log and the audit trail. */
 static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t now)
 {
 	unsigned int idx = s->level < e->nsteps ? s->level : e->nsteps - 1;
 	const struct cfg_esc_step *st = &e->steps[idx];
 	uint64_t ttl = st->ttl_ns;
-	char src[CIDR_STRLEN], why[SLUICE_REASON_LEN], evs[160] = "", ts[64], pps[24] = "";
+	char src[CIDR_STRLEN], why[SLUICE_REASON_LEN], evs[160], evj[EV_N * 32], ts[64], pps[24] = "";
 	char *rec = NULL;
 	struct dataplane dp;
-	size_t o = 0;
 	int err;
 
 	for (uint32_t extra = s->level >= e->nsteps ? s->level - (e->nsteps - 1) : 0;
@@ -171,11 +199,10 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 	if (ttl > e->max_ttl_ns)
 		ttl = e->max_ttl_ns;
 	cidr_format(&s->key, src, sizeof(src));
-	for (int i = 0; i < EV_N; i++)
-		if (s->events[i] && o < sizeof(evs))
-			o += snprintf(evs + o, sizeof(evs) - o, "%s%s=%u", o ? "," : "",
-				      esc_event_names[i], s->events[i]);
-	snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs);
+	events_text(s, evs, sizeof(evs), evj, sizeof(evj));
+	/* the map keeps 31 bytes of reason: a '+' ends one cut short (the log and audit have it all) */
+	if (snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs) >= (int)sizeof(why))
+		why[sizeof(why) - 2] = '+';
 	err = dataplane_open(&dp, DP_LOCK | DP_NOCREATE);
 	if (!err) {
 		err = throttle_add(&dp, &s->key, st->block ? 0 : st->pps, st->block ? 0 : st->pps,
@@ -196,13 +223,6 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 		       (unsigned long long)(ttl / 1000000000ULL), evs);
 	}
 	if (gw_audit) {
-		char evj[EV_N * 32] = "";
-
-		o = 0;
-		for (int i = 0; i < EV_N; i++)
-			if (s->events[i])
-				o += snprintf(evj + o, sizeof(evj) - o, "%s\"%s\":%u", o ? "," : "",
-					      esc_event_names[i], s->events[i]);
 		realtime_text(ts, sizeof(ts));
 		if (asprintf(&rec, "\"ts\":\"%s\",\"event\":\"escalation\",\"source\":\"%s\","
 			     "\"step\":%u,\"action\":\"%s\",\"pps\":%u,\"ttl_s\":%llu,"
@@ -217,12 +237,7 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 			       rec ? strerror(errno) : "out of memory");
 		free(rec);
 	}
-	s->last_ns = now;
-	s->last_ttl = ttl;
-	s->level++;
-	s->count = 0;
-	memset(s->events, 0, sizeof(s->events));
-	s->window_start = now;
+	stepped(s, ttl, now);
 }
 
 /* n events ev on s; true when they cross its threshold. Under lock. */
@@ -269,21 +284,13 @@ static void suspend(struct source *s, const struct cfg_escalation *e, const char
 		    uint64_t now)
 {
 	uint64_t ttl = e->keys->ttl_ns;
-	char evs[160] = "", evj[EV_N * 32] = "", ts[64], *rec = NULL;
-	size_t o = 0, oj = 0;
+	char evs[160], evj[EV_N * 32], ts[64], *rec = NULL;
 
 	for (uint32_t i = 0; i < s->level && ttl < e->max_ttl_ns; i++)
 		ttl *= 2;
 	if (ttl > e->max_ttl_ns)
 		ttl = e->max_ttl_ns;
-	for (int i = 0; i < EV_N; i++)
-		if (s->events[i]) {
-			if (o < sizeof(evs))
-				o += snprintf(evs + o, sizeof(evs) - o, "%s%s=%u", o ? "," : "",
-					      esc_event_names[i], s->events[i]);
-			oj += snprintf(evj + oj, sizeof(evj) - oj, "%s\"%s\":%u", oj ? "," : "",
-				       esc_event_names[i], s->events[i]);
-		}
+	events_text(s, evs, sizeof(evs), evj, sizeof(evj));
 	s->until = now + ttl;
 	if (atomic_load(&suspended_until) < s->until)
 		atomic_store(&suspended_until, s->until);	/* under lock: no race with another */
@@ -301,12 +308,7 @@ static void suspend(struct source *s, const struct cfg_escalation *e, const char
 			       rec ? strerror(errno) : "out of memory");
 		free(rec);
 	}
-	s->last_ns = now;
-	s->last_ttl = ttl;
-	s->level++;
-	s->count = 0;
-	memset(s->events, 0, sizeof(s->events));
-	s->window_start = now;
+	stepped(s, ttl, now);
 }
 
 void escalate_key_strike(const struct gw_config *cfg, const char *id, const char *tenant,
