@@ -6,7 +6,8 @@
 # X-Forwarded-For and the per-address limits are the real client's; a
 # client that sends its own header directly is not believed; a trusted
 # proxy's bad header closes the connection (counted) or is a 400; strikes
-# go to the client, never to the proxy.
+# go to the client, never to the proxy, and a client blocked behind the
+# proxy is refused at L7.
 set -u
 . "$(dirname "$0")/gw_lib.sh"
 
@@ -62,7 +63,8 @@ cat >"$GW_CFG" <<EOF
   "routes": [ { "name": "chat", "match": { "path": "/" }, "pool": "p" } ],
   "limits": { "per_address": { "requests_per_second": 10 } },
   "escalation": { "events": [ "rate_limited" ], "strikes": 5, "window": "1m",
-                  "steps": [ { "action": "throttle", "pps": 50, "ttl": "30s" } ] },
+                  "steps": [ { "action": "throttle", "pps": 50, "ttl": "30s" },
+                             { "action": "block", "ttl": "30s" } ] },
   "admin": { "address": "$SLUICE_ADMIN" },
   "audit": { "path": "$AUDIT", "sync": "always" }
 }
@@ -202,6 +204,8 @@ is "a v2 LOCAL header (health check): the proxy's own address" "$(origin local1)
 codes=""
 for i in $(seq 30); do codes+="$(from attacker "rl$i" "http://198.18.31.2:8080") "; done
 ok_if "the attacker behind HAProxy runs into its per-address limit (429s)" grep -q 429 <<<"$codes"
+is "... and, blocked by its second verdict, is refused at L7 (its packets come from the proxy): 403 source_blocked" \
+	"$(from attacker blk "http://198.18.31.2:8080") $(jq -r .error.code "$GW_TMP/body")" "403 source_blocked"
 is "... while the client behind the same proxy is served" "$(req ok2 "http://$LBC:8080")" 200
 tl=$(ctl -j throttle list 2>/dev/null)
 ok_if "... the attacker's address is throttled after its strikes" \

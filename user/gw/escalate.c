@@ -24,7 +24,7 @@ struct source {
 	struct source *next;
 	struct cidr key;
 	char id[KEYFILE_ID_LEN + 1];
-	uint64_t until;			/* a key's suspension ends (monotonic ns) */
+	uint64_t until;			/* a key's suspension or a source's block ends (monotonic ns) */
 	uint32_t count;			/* strikes in the current window */
 	uint32_t events[EV_N];		/* ... by event */
 	uint64_t window_start;
@@ -36,6 +36,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct source **chain;
 static size_t nsources;
 static _Atomic uint64_t suspended_until;	/* the last suspension's end: past it, no lock */
+static _Atomic uint64_t blocked_until;		/* the last block verdict's end: the same */
 static bool full_logged;
 static uint64_t written, failed, by_step[8];
 
@@ -200,6 +201,11 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 		ttl = e->max_ttl_ns;
 	cidr_format(&s->key, src, sizeof(src));
 	events_text(s, evs, sizeof(evs), evj, sizeof(evj));
+	if (st->block) {
+		s->until = now + ttl;
+		if (atomic_load(&blocked_until) < s->until)
+			atomic_store(&blocked_until, s->until);
+	}
 	/* the map keeps 31 bytes of reason: a '+' ends one cut short (the log and audit have it all) */
 	if (snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs) >= (int)sizeof(why))
 		why[sizeof(why) - 2] = '+';
@@ -325,6 +331,26 @@ void escalate_key_strike(const struct gw_config *cfg, const char *id, const char
 	    count(s, e, e->keys->strikes, ev, n, now))
 		suspend(s, e, tenant, now);
 	pthread_mutex_unlock(&lock);
+}
+
+uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now)
+{
+	struct source *s;
+	struct cidr k;
+	uint64_t left = 0;
+
+	if (now >= atomic_load_explicit(&blocked_until, memory_order_relaxed) || !chain ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6))
+		return 0;
+	key_of(peer, &k);
+	pthread_mutex_lock(&lock);
+	for (s = chain[hash_of(&k, "")]; s; s = s->next)
+		if (!s->id[0] && !memcmp(&s->key, &k, sizeof(k))) {
+			left = s->until > now ? s->until - now : 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return left;
 }
 
 uint64_t escalate_key_suspended(const char *id, uint64_t now)

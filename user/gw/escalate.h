@@ -41,6 +41,13 @@ void escalate_key_strike(const struct gw_config *cfg, const char *id, const char
 /* ns the key id stays suspended from now; 0: it is not. Lock-free while no key is. */
 uint64_t escalate_key_suspended(const char *id, uint64_t now);
 
+/*
+ * ns a block verdict this daemon wrote for peer still runs; 0: none. For
+ * clients behind a trusted proxy, whose packets the verdict at the NIC
+ * never sees. Lock-free while no block runs.
+ */
+uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now);
+
 /* Verdicts written, and the ones that failed to be (for metrics). */
 void escalate_counts(uint64_t *written, uint64_t *failed, uint64_t by_step[8]);
 

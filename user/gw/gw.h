@@ -155,6 +155,8 @@ struct client {
 	char peer_text[64];
 	struct sockaddr_storage conn_peer;	/* the connection's: accept's, or the PROXY header's */
 	char *forwarded;		/* X-Forwarded-For to send on, or NULL: the peer's address */
+	bool conn_proxied;		/* conn_peer came from a PROXY header */
+	bool proxied;			/* peer came from a proxy's word (PROXY or X-Forwarded-For) */
 	struct buf in, out;
 	struct buf head;		/* the request head, copied: headers point into it */
 	struct buf body;		/* the request body, decoded */

@@ -1026,6 +1026,7 @@ static int client_origin(struct client *c)
 	free(c->forwarded);
 	c->forwarded = NULL;
 	set_peer(c, &c->conn_peer);
+	c->proxied = c->conn_proxied;
 	if (!trusted(l, &at))
 		return 0;
 	for (unsigned int i = 0; i < c->req.nhdr; i++)
@@ -1077,6 +1078,7 @@ static int client_origin(struct client *c)
 		p = comma > chain ? comma - 1 : chain;
 	}
 	set_peer(c, &at);
+	c->proxied = true;
 	/* the chain from the client on, and the hop that connected */
 	memmove(chain, from, chain + used - from);
 	used = chain + used - from;
@@ -1092,6 +1094,25 @@ static int client_origin(struct client *c)
 	}
 	c->forwarded = chain;
 	return 0;
+}
+
+/*
+ * A client behind a trusted proxy that this daemon has blocked: its packets
+ * come from the proxy, so the verdict at the NIC never meets them; it is
+ * refused here instead. -1 when answered.
+ */
+static int client_blocked(struct client *c)
+{
+	uint64_t left;
+	char msg[160];
+
+	if (!c->proxied || !(left = escalate_blocked(&c->peer, c->w->loop.now_ns)))
+		return 0;
+	snprintf(msg, sizeof(msg), "the client address is blocked for %llus after repeated abuse",
+		 (unsigned long long)((left + 999999999) / 1000000000ULL));
+	M_INC(c->w->st.forbidden);
+	client_fail(c, 403, "invalid_request_error", "source_blocked", msg, false);
+	return -1;
 }
 
 static void head_complete(struct client *c, size_t len)
@@ -1143,7 +1164,7 @@ static void head_complete(struct client *c, size_t len)
 	c->retry_after = 0;
 	c->rl_head[0] = '\0';
 	memset(&c->used, 0, sizeof(c->used));
-	if (client_origin(c))
+	if (client_origin(c) || client_blocked(c))
 		return;
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
@@ -1400,6 +1421,7 @@ static void client_proxy(struct client *c)
 	if (!info.local) {
 		set_peer(c, &info.src);
 		c->conn_peer = c->peer;
+		c->conn_proxied = c->proxied = true;
 	}
 	c->state = c->st.ssl ? C_HANDSHAKE : C_HEAD;
 	client_start(c);
