@@ -202,7 +202,12 @@ is "a v2 LOCAL header (health check): the proxy's own address" "$(origin local1)
 
 # --- limits and strikes land on the client behind the proxy ---
 codes=""
-for i in $(seq 30); do codes+="$(from attacker "rl$i" "http://198.18.31.2:8080") "; done
+# until the second verdict (a block) refuses it; bounded
+for i in $(seq 80); do
+	code=$(from attacker "rl$i" "http://198.18.31.2:8080")
+	codes+="$code "
+	[ "$code" = 403 ] && break
+done
 ok_if "the attacker behind HAProxy runs into its per-address limit (429s)" grep -q 429 <<<"$codes"
 is "... and, blocked by its second verdict, is refused at L7 (its packets come from the proxy): 403 source_blocked" \
 	"$(from attacker blk "http://198.18.31.2:8080") $(jq -r .error.code "$GW_TMP/body")" "403 source_blocked"
