@@ -322,6 +322,8 @@ static int state_start(const struct gw_config *cfg)
 		gw_log(1, "limits: state loaded path=%s records=%d", l->state_path, n);
 	} else if (n == -ENOENT) {
 		gw_log(1, "limits: no state yet path=%s", l->state_path);
+	} else if (n == -ENOSPC) {
+		gw_log(0, "limits: %s; the buckets loaded before it stay, the rest start afresh", err);
 	} else if (n == -EINVAL) {
 		snprintf(bad, sizeof(bad), "%s.bad", l->state_path);
 		gw_log(0, "limits: %s; kept as %s, budgets start afresh", err, bad);
