@@ -37,6 +37,7 @@ static struct source **chain;
 static size_t nsources;
 static _Atomic uint64_t suspended_until;	/* the last suspension's end: past it, no lock */
 static _Atomic uint64_t blocked_until;		/* the last block verdict's end: the same */
+static const struct cidr no_source;		/* the key of a key's entry */
 static bool full_logged;
 static uint64_t written, failed, by_step[8];
 
@@ -172,6 +173,14 @@ static void events_text(const struct source *s, char *evs, size_t ns, char *evj,
 	}
 }
 
+/* s is blocked or suspended until then; latest keeps the last end of all (under lock: no race) */
+static void until_set(struct source *s, uint64_t until, _Atomic uint64_t *latest)
+{
+	s->until = until;
+	if (atomic_load(latest) < until)
+		atomic_store(latest, until);
+}
+
 /* After a verdict or a suspension of ttl: one step up, a fresh window. */
 static void stepped(struct source *s, uint64_t ttl, uint64_t now)
 {
@@ -201,11 +210,8 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 		ttl = e->max_ttl_ns;
 	cidr_format(&s->key, src, sizeof(src));
 	events_text(s, evs, sizeof(evs), evj, sizeof(evj));
-	if (st->block) {
-		s->until = now + ttl;
-		if (atomic_load(&blocked_until) < s->until)
-			atomic_store(&blocked_until, s->until);
-	}
+	if (st->block)
+		until_set(s, now + ttl, &blocked_until);
 	/* the map keeps 31 bytes of reason: a '+' ends one cut short (the log and audit have it all) */
 	if (snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs) >= (int)sizeof(why))
 		why[sizeof(why) - 2] = '+';
@@ -297,9 +303,7 @@ static void suspend(struct source *s, const struct cfg_escalation *e, const char
 	if (ttl > e->max_ttl_ns)
 		ttl = e->max_ttl_ns;
 	events_text(s, evs, sizeof(evs), evj, sizeof(evj));
-	s->until = now + ttl;
-	if (atomic_load(&suspended_until) < s->until)
-		atomic_store(&suspended_until, s->until);	/* under lock: no race with another */
+	until_set(s, now + ttl, &suspended_until);
 	gw_log(1, "escalation key=%s tenant=%s action=suspend ttl=%llus events=\"%s\"", s->id, tenant,
 	       (unsigned long long)(ttl / 1000000000ULL), evs);
 	if (gw_audit) {
@@ -321,31 +325,26 @@ void escalate_key_strike(const struct gw_config *cfg, const char *id, const char
 			 enum esc_event ev, unsigned int n, uint64_t now)
 {
 	const struct cfg_escalation *e = cfg->escalation;
-	static const struct cidr none;
 	struct source *s;
 
 	if (!e || !e->keys || !n || !(e->events & EV_KEY_EVENTS & (1U << ev)) || !chain || !*id)
 		return;
 	pthread_mutex_lock(&lock);
-	if ((s = source_get(&none, id, e, now)) && now >= s->until &&
+	if ((s = source_get(&no_source, id, e, now)) && now >= s->until &&
 	    count(s, e, e->keys->strikes, ev, n, now))
 		suspend(s, e, tenant, now);
 	pthread_mutex_unlock(&lock);
 }
 
-uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now)
+/* ns the suspension or block of (k, id) still runs; 0: none */
+static uint64_t left_of(const struct cidr *k, const char *id, uint64_t now)
 {
 	struct source *s;
-	struct cidr k;
 	uint64_t left = 0;
 
-	if (now >= atomic_load_explicit(&blocked_until, memory_order_relaxed) || !chain ||
-	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6))
-		return 0;
-	key_of(peer, &k);
 	pthread_mutex_lock(&lock);
-	for (s = chain[hash_of(&k, "")]; s; s = s->next)
-		if (!s->id[0] && !memcmp(&s->key, &k, sizeof(k))) {
+	for (s = chain[hash_of(k, id)]; s; s = s->next)
+		if (!memcmp(&s->key, k, sizeof(*k)) && !strcmp(s->id, id)) {
 			left = s->until > now ? s->until - now : 0;
 			break;
 		}
@@ -353,22 +352,22 @@ uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now)
 	return left;
 }
 
+uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now)
+{
+	struct cidr k;
+
+	if (now >= atomic_load_explicit(&blocked_until, memory_order_relaxed) || !chain ||
+	    (peer->ss_family != AF_INET && peer->ss_family != AF_INET6))
+		return 0;
+	key_of(peer, &k);
+	return left_of(&k, "", now);
+}
+
 uint64_t escalate_key_suspended(const char *id, uint64_t now)
 {
-	static const struct cidr none;
-	struct source *s;
-	uint64_t left = 0;
-
 	if (now >= atomic_load_explicit(&suspended_until, memory_order_relaxed) || !chain)
 		return 0;
-	pthread_mutex_lock(&lock);
-	for (s = chain[hash_of(&none, id)]; s; s = s->next)
-		if (!strcmp(s->id, id) && !memcmp(&s->key, &none, sizeof(none))) {
-			left = s->until > now ? s->until - now : 0;
-			break;
-		}
-	pthread_mutex_unlock(&lock);
-	return left;
+	return left_of(&no_source, id, now);
 }
 
 void escalate_counts(uint64_t *w, uint64_t *f, uint64_t bs[8])

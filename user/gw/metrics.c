@@ -157,6 +157,27 @@ static void hist(FILE *f, const char *name, const char *help, struct worker *w, 
 
 static const char *const class_names[M_CLASSES] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
 
+/*
+ * A family of one series per slot below n of kind, labelled lname, valued
+ * by column off summed over the workers. A gauge is printed signed: its
+ * workers' ups and downs are summed modulo 2^64.
+ */
+static void column(FILE *f, struct worker *w, unsigned int nw, int n, const char *name,
+		   const char *type, const char *help, enum m_kind kind, const char *lname, int off)
+{
+	family(f, name, type, help);
+	for (int s = 0; s < n; s++) {
+		uint64_t v = sum(w, nw, kind, s, off);
+
+		fprintf(f, "%s{%s=\"", name, lname);
+		label(f, reg[kind].name[s]);
+		if (!strcmp(type, "gauge"))
+			fprintf(f, "\"} %lld\n", (long long)v);
+		else
+			fprintf(f, "\"} %llu\n", (unsigned long long)v);
+	}
+}
+
 static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 {
 	int n[MK_N];
@@ -226,22 +247,12 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 			label(f, reg[MK_POOL].name[s]);
 			fprintf(f, "\",code=\"%s\"} %llu\n", class_names[c], (unsigned long long)v);
 		}
-	family(f, "sluice_pool_shed_total", "counter",
+	column(f, w, nw, n[MK_POOL], "sluice_pool_shed_total", "counter",
 	       "Requests refused with 503 because every backend of the pool was at its limit"
-	       " and its queue full, by pool.");
-	for (int s = 0; s < n[MK_POOL]; s++) {
-		fputs("sluice_pool_shed_total{pool=\"", f);
-		label(f, reg[MK_POOL].name[s]);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_POOL, s, MP_SHED));
-	}
-	family(f, "sluice_pool_queue_depth", "gauge",
-	       "Requests waiting for a backend of the pool now, by pool.");
-	for (int s = 0; s < n[MK_POOL]; s++) {
-		fputs("sluice_pool_queue_depth{pool=\"", f);
-		label(f, reg[MK_POOL].name[s]);
-		/* each worker's count is its enqueues less its leaves: summed modulo 2^64 */
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_POOL, s, MP_QUEUED));
-	}
+	       " and its queue full, by pool.", MK_POOL, "pool", MP_SHED);
+	/* each worker's count is its enqueues less its leaves */
+	column(f, w, nw, n[MK_POOL], "sluice_pool_queue_depth", "gauge",
+	       "Requests waiting for a backend of the pool now, by pool.", MK_POOL, "pool", MP_QUEUED);
 	family(f, "sluice_rule_hits_total", "counter",
 	       "Inspection rules that matched, by rule and mode (enforce or monitor).");
 	for (int s = 0; s < n[MK_RULE]; s++)
@@ -251,33 +262,15 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 			fprintf(f, "\",mode=\"%s\"} %llu\n", m ? "monitor" : "enforce",
 				(unsigned long long)sum(w, nw, MK_RULE, s, m ? MU_MONITOR : MU_HITS));
 		}
-	family(f, "sluice_connections_accepted_total", "counter",
-	       "Client connections accepted, by listener.");
-	for (int s = 0; s < n[MK_LISTENER]; s++) {
-		fputs("sluice_connections_accepted_total{listener=\"", f);
-		label(f, reg[MK_LISTENER].name[s]);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_ACCEPTED));
-	}
-	family(f, "sluice_connections_active", "gauge", "Client connections open, by listener.");
-	for (int s = 0; s < n[MK_LISTENER]; s++) {
-		fputs("sluice_connections_active{listener=\"", f);
-		label(f, reg[MK_LISTENER].name[s]);
-		fprintf(f, "\"} %lld\n", (long long)sum(w, nw, MK_LISTENER, s, ML_ACTIVE));
-	}
-	family(f, "sluice_tls_handshake_failures_total", "counter",
-	       "TLS handshakes that failed, by listener.");
-	for (int s = 0; s < n[MK_LISTENER]; s++) {
-		fputs("sluice_tls_handshake_failures_total{listener=\"", f);
-		label(f, reg[MK_LISTENER].name[s]);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_TLS_FAILED));
-	}
-	family(f, "sluice_proxy_header_failures_total", "counter",
-	       "Connections from trusted proxies closed for a missing or malformed PROXY header, by listener.");
-	for (int s = 0; s < n[MK_LISTENER]; s++) {
-		fputs("sluice_proxy_header_failures_total{listener=\"", f);
-		label(f, reg[MK_LISTENER].name[s]);
-		fprintf(f, "\"} %llu\n", (unsigned long long)sum(w, nw, MK_LISTENER, s, ML_PROXY_FAILED));
-	}
+	column(f, w, nw, n[MK_LISTENER], "sluice_connections_accepted_total", "counter",
+	       "Client connections accepted, by listener.", MK_LISTENER, "listener", ML_ACCEPTED);
+	column(f, w, nw, n[MK_LISTENER], "sluice_connections_active", "gauge",
+	       "Client connections open, by listener.", MK_LISTENER, "listener", ML_ACTIVE);
+	column(f, w, nw, n[MK_LISTENER], "sluice_tls_handshake_failures_total", "counter",
+	       "TLS handshakes that failed, by listener.", MK_LISTENER, "listener", ML_TLS_FAILED);
+	column(f, w, nw, n[MK_LISTENER], "sluice_proxy_header_failures_total", "counter",
+	       "Connections from trusted proxies closed for a missing or malformed PROXY header, "
+	       "by listener.", MK_LISTENER, "listener", ML_PROXY_FAILED);
 }
 
 static void backends(FILE *f, const struct runtime *rt)

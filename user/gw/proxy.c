@@ -663,14 +663,11 @@ static bool limits_any(const struct cfg_limits *l)
 /* The source address as a limit scope: IPv4 whole, IPv6 by its /64. */
 static void address_id(const struct client *c, char *out, size_t size)
 {
+	/* set_peer() has made a v4-mapped peer plain v4 */
 	if (c->peer.ss_family == AF_INET6) {
 		struct in6_addr a = ((const struct sockaddr_in6 *)&c->peer)->sin6_addr;
 		char t[INET6_ADDRSTRLEN];
 
-		if (IN6_IS_ADDR_V4MAPPED(&a)) {
-			inet_ntop(AF_INET, &a.s6_addr[12], out, size);
-			return;
-		}
 		memset(&a.s6_addr[8], 0, 8);
 		inet_ntop(AF_INET6, &a, t, sizeof(t));
 		snprintf(out, size, "%s/64", t);
