@@ -8,8 +8,8 @@ build="make clang llvm gcc libc6-dev gcc-multilib pkg-config libbpf-dev libxdp-d
  bpftool libelf-dev zlib1g-dev libmnl-dev libssl-dev libcjson-dev
  libvectorscan-dev libicu-dev"
 test="libcmocka-dev iproute2 iputils-ping xdp-tools jq curl python3 socat procps openssl
- prometheus chromium haproxy"
-bench="netsniff-ng nftables wrk sysstat nginx"
+ prometheus chromium haproxy libclang-rt-14-dev testssl.sh"
+bench="netsniff-ng nftables wrk sysstat nginx slowhttptest"
 
 case "${1:-all}" in
 build|install) want="$build" ;;
