@@ -334,6 +334,17 @@ static int file_sync(struct audit *a)
 	return ret;
 }
 
+/* Tells the watchers that audit_durable() or audit_error() changed. */
+static void wake(const struct audit *a, const int *watch, int nwatch)
+{
+	uint64_t one = 1;
+
+	for (int i = 0; i < nwatch; i++)
+		if (write(watch[i], &one, sizeof(one)) == -1 && errno != EAGAIN)
+			audit_log(AL_ERR, "audit: %s: eventfd %d: %s", a->path, watch[i],
+				  strerror(errno));
+}
+
 /* Enters the failing state (first failure only: no log line per retry). Under lock. */
 static void fail_locked(struct audit *a, const char *what, int err)
 {
@@ -347,6 +358,7 @@ static void fail_locked(struct audit *a, const char *what, int err)
 	audit_log(AL_ERR, "audit: %s; refusing new records, retrying every %llums", a->err,
 		  (unsigned long long)(AUDIT_RETRY_NS / 1000000));
 	pthread_cond_broadcast(&a->room);
+	wake(a, a->watch, a->nwatch);
 }
 
 static void writer_fail(struct audit *a, const char *what, int err)
@@ -522,7 +534,7 @@ static int batch_commit(struct audit *a)
 {
 	struct audit_batch *b = &a->b;
 	int watch[AUDIT_MAX_WATCHERS], nwatch, ret;
-	uint64_t one = 1, last = 0, lag_max = 0, now;
+	uint64_t last = 0, lag_max = 0, now;
 	struct audit_rec *r, *next;
 	size_t n = 0;
 
@@ -556,10 +568,7 @@ static int batch_commit(struct audit *a)
 	pthread_cond_broadcast(&a->room);
 	pthread_mutex_unlock(&a->lock);
 
-	for (int i = 0; i < nwatch; i++)
-		if (write(watch[i], &one, sizeof(one)) == -1 && errno != EAGAIN)
-			audit_log(AL_ERR, "audit: %s: eventfd %d: %s", a->path, watch[i],
-				  strerror(errno));
+	wake(a, watch, nwatch);
 	return 0;
 }
 

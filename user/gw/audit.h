@@ -70,7 +70,7 @@ uint64_t audit_durable(const struct audit *a);
 
 /*
  * The writer writes 1 to the eventfd efd after each commit (each time
- * audit_durable() advances). 0, or -ENOSPC past AUDIT_MAX_WATCHERS, -EINVAL
+ * audit_durable() advances) and when it starts failing. 0, or -ENOSPC past AUDIT_MAX_WATCHERS, -EINVAL
  * for a negative fd. The fd stays the caller's; keep it open until close.
  */
 int audit_watch(struct audit *a, int efd);

@@ -2019,6 +2019,10 @@ static const char *const audit_sync_names[] = {
 	[AUDIT_NONE] = "none", [AUDIT_INTERVAL] = "interval", [AUDIT_ALWAYS] = "always", NULL
 };
 
+static const char *const audit_on_error_names[] = {
+	[AUDIT_REFUSE] = "refuse", [AUDIT_CONTINUE] = "continue", NULL
+};
+
 static const struct ckey audit_keys[] = {
 	{ FIELD("path", CT_STRING, struct cfg_audit, path), .flags = F_REQUIRED, .max = 1024 },
 	{ FIELD("sync", CT_ENUM, struct cfg_audit, sync), .names = audit_sync_names,
@@ -2027,6 +2031,8 @@ static const struct ckey audit_keys[] = {
 	  .max = MIN, .def = 100 * MSEC },
 	{ FIELD("queue", CT_UINT, struct cfg_audit, queue), .min = 16, .max = 10000000,
 	  .def = 65536 },
+	{ FIELD("on_error", CT_ENUM, struct cfg_audit, on_error), .names = audit_on_error_names,
+	  .def = AUDIT_REFUSE },
 	{ FIELD("include_masked", CT_BOOL, struct cfg_audit, include_masked) },
 	{ NULL }
 };

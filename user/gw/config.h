@@ -371,12 +371,15 @@ struct cfg_inspect {
 };
 
 enum audit_sync_mode { AUDIT_NONE = 0, AUDIT_INTERVAL, AUDIT_ALWAYS };
+/* While the writer fails: refuse new requests with 503 (fail closed), or serve on */
+enum audit_on_error { AUDIT_REFUSE = 0, AUDIT_CONTINUE };
 
 struct cfg_audit {
 	char *path;
 	enum audit_sync_mode sync;
 	uint64_t interval_ns;
 	unsigned int queue;	/* records waiting before submitters wait */
+	enum audit_on_error on_error;
 	bool include_masked;	/* the masked prompt text in each record */
 };
 

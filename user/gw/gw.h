@@ -97,6 +97,7 @@ struct view {
 struct worker_stats {
 	uint64_t accepted, requests, responses, errors, retries, shed, aborted, tls_failed;
 	uint64_t audit_lost;		/* records that could not be queued (logged each) */
+	uint64_t audit_refused;		/* 503s: the trail was failing (audit.on_error refuse) */
 	uint64_t limited[LS_N][LW_N];	/* 429s by scope and limit */
 	uint64_t auth_failed;		/* 401s: no key where one is required, or a bad one */
 	uint64_t forbidden;		/* 403s: a key outside its models or routes */
@@ -194,6 +195,8 @@ struct client {
 	bool no_fallback;		/* rerouted by policy: that pool only */
 	bool in_request;		/* a request head came: it gets an audit record */
 	bool local_error;		/* answered by an error of our own */
+	bool audit_down;		/* refused for a failing trail: no record to try */
+	bool unrecorded;		/* its record failed under on_error refuse: withheld */
 	uint64_t audit_seq;		/* sync always: output waits for this record */
 	struct restore *filter;		/* placeholders in the answer get their values back */
 	uint64_t head_ns;		/* the request head was read */

@@ -233,7 +233,7 @@ static struct runtime *reload(const char *path, struct runtime *cur, struct work
 		goto refused;
 	if (!same_audit(cur->cfg->audit, cfg->audit)) {
 		snprintf(err, errlen, "audit settings changed (restart sluiced to change them; "
-			 "include_masked may change)");
+			 "on_error and include_masked may change)");
 		config_free(cfg);
 		goto refused;
 	}

@@ -353,6 +353,7 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 		st.errors += M_GET(w[i].st.errors);
 		st.aborted += M_GET(w[i].st.aborted);
 		st.audit_lost += M_GET(w[i].st.audit_lost);
+		st.audit_refused += M_GET(w[i].st.audit_refused);
 		st.auth_failed += M_GET(w[i].st.auth_failed);
 		st.forbidden += M_GET(w[i].st.forbidden);
 		for (int sc = 0; sc < LS_N; sc++)
@@ -438,6 +439,11 @@ void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runt
 		family(f, "sluice_audit_lost_total", "counter",
 		       "Records that could not be queued (each logged; the writer was failing).");
 		fprintf(f, "sluice_audit_lost_total %llu\n", (unsigned long long)st.audit_lost);
+		family(f, "sluice_audit_refused_total", "counter",
+		       "Requests refused with 503 while the writer was failing (on_error refuse).");
+		fprintf(f, "sluice_audit_refused_total %llu\n", (unsigned long long)st.audit_refused);
+		family(f, "sluice_audit_up", "gauge", "1 while the audit writer is healthy, 0 while it fails.");
+		fprintf(f, "sluice_audit_up %d\n", !audit_error(gw_audit));
 	}
 	xdp(f);
 }

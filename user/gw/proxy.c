@@ -291,10 +291,25 @@ void client_close(struct client *c)
 }
 
 /* Writes what is pending. 0, or -errno when the connection is dead. */
+/*
+ * Sync always: the answer waits until its record is on disk; with
+ * audit.on_error "continue", no longer once the writer fails.
+ */
+static bool held(const struct client *c)
+{
+	const struct cfg_audit *ac = c->w->view->rt->cfg->audit;
+
+	if (!c->audit_seq || audit_durable(gw_audit) >= c->audit_seq)
+		return false;
+	return !ac || ac->on_error == AUDIT_REFUSE || !audit_error(gw_audit);
+}
+
 static int client_flush(struct client *c)
 {
+	if (c->unrecorded)
+		return -EIO;
 	if (c->audit_seq) {
-		if (audit_durable(gw_audit) < c->audit_seq)
+		if (held(c))
 			return 0;
 		c->audit_seq = 0;
 	}
@@ -1112,6 +1127,23 @@ static int client_blocked(struct client *c)
 	return -1;
 }
 
+/*
+ * Fail closed: while the audit writer fails (a full disk, a read-only
+ * file system), a request that could not be recorded is not served.
+ * -1 when answered.
+ */
+static int client_audit_down(struct client *c)
+{
+	const struct cfg_audit *ac = c->w->view->rt->cfg->audit;
+
+	if (!gw_audit || !ac || ac->on_error != AUDIT_REFUSE || !audit_error(gw_audit))
+		return 0;
+	c->audit_down = true;
+	client_fail(c, 503, "api_error", "audit_unavailable",
+		    "the audit trail cannot be written; the request was not forwarded", false);
+	return -1;
+}
+
 static void head_complete(struct client *c, size_t len)
 {
 	const struct cfg_http *hc = http_cfg(c);
@@ -1149,6 +1181,7 @@ static void head_complete(struct client *c, size_t len)
 	c->upstream_ns = 0;
 	c->sse = false;
 	c->local_error = false;
+	c->audit_down = c->unrecorded = false;
 	c->status = 0;
 	c->route = c->pool = c->backend = -1;
 	c->key = NULL;
@@ -1161,7 +1194,7 @@ static void head_complete(struct client *c, size_t len)
 	c->retry_after = 0;
 	c->rl_head[0] = '\0';
 	memset(&c->used, 0, sizeof(c->used));
-	if (client_origin(c) || client_blocked(c))
+	if (client_origin(c) || client_blocked(c) || client_audit_down(c))
 		return;
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
@@ -1810,15 +1843,14 @@ void client_response_done(struct client *c, bool clean)
 	client_step(c);
 }
 
-/* The audit writer committed: the responses that waited for their records go on. */
+/* The audit writer committed (or failed): the responses that waited for their records go on. */
 void client_audit_ready(struct worker *w)
 {
-	uint64_t durable = audit_durable(gw_audit);
 	struct client *c, *next;
 
 	for (c = w->clients; c; c = next) {
 		next = c->next;
-		if (!c->audit_seq || c->audit_seq > durable)
+		if (!c->audit_seq || held(c))
 			continue;
 		if (client_flush(c)) {
 			client_close(c);

@@ -303,6 +303,10 @@ void audit_request(struct client *c)
 	count_request(c, rt);
 	if (!gw_audit)
 		return;
+	if (c->audit_down) {
+		M_INC(c->w->st.audit_refused);
+		return;
+	}
 	m = members(c, cfg, &len);
 	if (!m) {
 		gw_log(0, "audit: no record for request id=%s: out of memory", c->request_id);
@@ -317,6 +321,8 @@ void audit_request(struct client *c)
 		gw_log(0, "audit: record of request id=%s not written: %s", c->request_id,
 		       audit_error(gw_audit) ? audit_error(gw_audit) : strerror(errno));
 		M_INC(c->w->st.audit_lost);
+		/* fail closed: what is not yet sent of an unrecorded answer never is */
+		c->unrecorded = cfg->audit && cfg->audit->on_error == AUDIT_REFUSE;
 		return;
 	}
 	/* sync always: the rest of the response waits until the record is on disk */
