@@ -20,6 +20,7 @@
 #include "gw/gw.h"
 #include "gw/http1.h"
 #include "gw/metrics.h"
+#include "gw/priv.h"
 #include "lib/dataplane.h"
 #include "lib/iface.h"
 #include "lib/jsonw.h"
@@ -296,9 +297,9 @@ static void write_status(FILE *f, const struct runtime *rt)
 	jsonw_end_array(jw);
 	jsonw_name(jw, "xdp");
 	jsonw_start_array(jw);
-	if (!dataplane_open(&dp, DP_NOCREATE)) {
+	if (!priv_dp_get(&dp, DP_NOCREATE)) {
 		iface_walk(&dp, status_iface, jw);
-		dataplane_close(&dp);
+		priv_dp_put(&dp);
 	}
 	jsonw_end_array(jw);
 	if (gw_audit) {

@@ -2252,6 +2252,7 @@ static const struct ckey top_keys[] = {
 	{ FIELD("workers", CT_UINT, struct gw_config, workers), .max = CFG_MAX_WORKERS },
 	{ FIELD("drain_timeout", CT_DURATION, struct gw_config, drain_timeout_ns),
 	  .max = HOUR, .def = 30 * SEC },
+	{ FIELD("user", CT_STRING, struct gw_config, user), .min = 1, .max = 32 },
 	{ ARRAY("listeners", struct gw_config, listeners, nlisteners, struct cfg_listener),
 	  .flags = F_REQUIRED | F_UNIQUE, .obj = &listener_obj, .min = 1, .max = 64,
 	  .uniq = offsetof(struct cfg_listener, name) },
@@ -2567,6 +2568,7 @@ void config_free(struct gw_config *cfg)
 		free_route(&cfg->routes[i]);
 	free(cfg->routes);
 	free_inspect(&cfg->inspect);
+	free(cfg->user);
 	if (cfg->audit)
 		free(cfg->audit->path);
 	free(cfg->audit);

@@ -404,6 +404,7 @@ struct gw_config {
 	struct cfg_route *routes;
 	size_t nroutes;
 	uint64_t drain_timeout_ns;	/* SIGTERM: finish in-flight within; default 30 s */
+	char *user;			/* become this user once set up (priv.h); NULL: stay */
 	struct cfg_inspect inspect;
 	struct cfg_audit *audit;	/* NULL: no audit trail */
 	struct cfg_admin *admin;	/* NULL: no admin endpoint */

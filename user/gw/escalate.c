@@ -12,6 +12,7 @@
 #include "gw/audit.h"
 #include "gw/escalate.h"
 #include "gw/gw.h"
+#include "gw/priv.h"
 #include "lib/cidr.h"
 #include "lib/dataplane.h"
 #include "lib/keyfile.h"
@@ -215,11 +216,11 @@ static void verdict(struct source *s, const struct cfg_escalation *e, uint64_t n
 	/* the map keeps 31 bytes of reason: a '+' ends one cut short (the log and audit have it all) */
 	if (snprintf(why, sizeof(why), "escalation %u: %s", idx + 1, evs) >= (int)sizeof(why))
 		why[sizeof(why) - 2] = '+';
-	err = dataplane_open(&dp, DP_LOCK | DP_NOCREATE);
+	err = priv_dp_get(&dp, DP_LOCK | DP_NOCREATE);
 	if (!err) {
 		err = throttle_add(&dp, &s->key, st->block ? 0 : st->pps, st->block ? 0 : st->pps,
 				   ttl, why, SLUICE_ORIGIN_DAEMON);
-		dataplane_close(&dp);
+		priv_dp_put(&dp);
 	}
 	if (err) {
 		failed++;

@@ -22,6 +22,7 @@
 #include "gw/escalate.h"
 #include "gw/gw.h"
 #include "gw/keyuse.h"
+#include "gw/priv.h"
 #include "gw/scan.h"
 #include "gw/state.h"
 #include "lib/dataplane.h"
@@ -123,7 +124,7 @@ static int xdp_apply(const struct cfg_xdp *x, bool attach)
 	if (!x->nifaces && !x->protected_ports && !x->pps && !x->syn && !x->ipv6_prefix &&
 	    x->dry_run < 0)
 		return 0;
-	err = dataplane_open(&dp, DP_LOCK);
+	err = priv_dp_get(&dp, DP_LOCK);
 	if (err) {
 		gw_log(0, "xdp: cannot open the maps in %s: %s", dp_pin_dir(), strerror(-err));
 		return err;
@@ -169,7 +170,7 @@ static int xdp_apply(const struct cfg_xdp *x, bool attach)
 		err = limits_set(&dp, NULL, &lim);
 	}
 out:
-	dataplane_close(&dp);
+	priv_dp_put(&dp);
 	return err;
 }
 
@@ -212,6 +213,22 @@ static bool same_listeners(const struct gw_config *a, const struct gw_config *b)
 	return true;
 }
 
+/* Interfaces are attached as root: once sluiced dropped to its user they are fixed. */
+static bool same_ifaces(const struct cfg_xdp *a, const struct cfg_xdp *b)
+{
+	if (a->nifaces != b->nifaces)
+		return false;
+	for (size_t i = 0; i < a->nifaces; i++)
+		if (strcmp(a->ifaces[i].name, b->ifaces[i].name) || a->ifaces[i].mode != b->ifaces[i].mode)
+			return false;
+	return true;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 /* The admin endpoint lives as long as the process too. */
 static bool same_admin(const struct cfg_admin *a, const struct cfg_admin *b)
 {
@@ -247,12 +264,20 @@ static struct runtime *reload(const char *path, struct runtime *cur, struct work
 		config_free(cfg);
 		goto refused;
 	}
+	if (!same_string(cur->cfg->user, cfg->user) ||
+	    (priv_user() && !same_ifaces(&cur->cfg->xdp, &cfg->xdp))) {
+		snprintf(err, errlen, "%s changed (sluiced runs as user %s: restart it to change them)",
+			 same_string(cur->cfg->user, cfg->user) ? "xdp.interfaces" : "user",
+			 priv_user() ? priv_user() : "root");
+		config_free(cfg);
+		goto refused;
+	}
 	rt = runtime_new(cfg, err, errlen);
 	if (!rt)
 		goto refused;
 	if (keyuse_carry(rt->cfg->keys.kf, cur->cfg->keys.kf))
 		gw_log(0, "reload: out of memory carrying the keys' last uses");
-	if (xdp_apply(&rt->cfg->xdp, true))
+	if (xdp_apply(&rt->cfg->xdp, !priv_user()))
 		gw_log(0, "reload: xdp settings not applied (see above); serving the new config");
 	for (unsigned int i = 0; i < nw; i++) {
 		struct runtime *old;
@@ -415,6 +440,11 @@ int main(int argc, char **argv)
 		runtime_put(rt);
 		return ret;
 	}
+	if (check && priv_check(rt->cfg, err, sizeof(err))) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		runtime_put(rt);
+		return 2;
+	}
 	if (check) {
 		printf("%s: ok (%zu listeners, %zu pools, %zu routes, %u workers)\n", path,
 		       rt->cfg->nlisteners, rt->cfg->npools, rt->cfg->nroutes, rt->cfg->workers);
@@ -433,6 +463,13 @@ int main(int argc, char **argv)
 
 	if (xdp_apply(&rt->cfg->xdp, true))
 		goto out;
+	ret = priv_dp_hold();
+	if (ret) {
+		gw_log(0, "xdp: cannot open the maps in %s: %s", dp_pin_dir(), strerror(-ret));
+		ret = 1;
+		goto out;
+	}
+	ret = 1;
 	if (limit_init() || escalate_init()) {
 		gw_log(0, "limits: out of memory");
 		goto out;
@@ -485,6 +522,13 @@ int main(int argc, char **argv)
 		gw_log(1, "admin listening address=%s token=%s", rt->cfg->admin->addr.text,
 		       rt->cfg->admin->token_file ? "required" : "none");
 	}
+	if (priv_drop(rt->cfg, path, err, sizeof(err))) {
+		gw_log(0, "%s", err);
+		goto out_health;
+	}
+	if (priv_user())
+		gw_log(1, "privileges dropped user=%s uid=%u gid=%u capabilities=none", priv_user(),
+		       (unsigned int)getuid(), (unsigned int)getgid());
 	gw_log(1, "started version=%s config=%s workers=%u pools=%zu routes=%zu", SLUICED_VERSION,
 	       path, nw, rt->cfg->npools, rt->cfg->nroutes);
 
@@ -544,6 +588,7 @@ out:
 	free(fds);
 	limit_fini();
 	escalate_fini();
+	priv_dp_release();
 	runtime_put(rt);
 	gw_log(1, "stopped");
 	return ret;

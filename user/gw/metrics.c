@@ -8,6 +8,7 @@
 #include "gw/escalate.h"
 #include "gw/gw.h"
 #include "gw/metrics.h"
+#include "gw/priv.h"
 #include "lib/dataplane.h"
 #include "lib/iface.h"
 #include "lib/stats.h"
@@ -324,7 +325,7 @@ static void xdp(FILE *f)
 	struct dataplane dp;
 	struct { FILE *f; struct dataplane *dp; bool bytes; } a = { f, &dp, false };
 
-	if (dataplane_open(&dp, DP_NOCREATE))
+	if (priv_dp_get(&dp, DP_NOCREATE))
 		return;
 	family(f, "sluice_xdp_packets_total", "counter",
 	       "Packets seen by the XDP program, by interface, reason and action.");
@@ -333,7 +334,7 @@ static void xdp(FILE *f)
 	family(f, "sluice_xdp_bytes_total", "counter",
 	       "Bytes seen by the XDP program, by interface, reason and action.");
 	iface_walk(&dp, xdp_iface, &a);
-	dataplane_close(&dp);
+	priv_dp_put(&dp);
 }
 
 void metrics_write(FILE *f, struct worker *w, unsigned int nw, const struct runtime *rt)

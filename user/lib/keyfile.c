@@ -424,6 +424,7 @@ int keyfile_save(const char *path, const struct keyfile *kf, char *err, size_t e
 	char tmp[PATH_MAX];
 	char *text = render(kf);
 	size_t len, off = 0;
+	struct stat old;
 	int fd, ret = 0;
 
 	if (!text) {
@@ -457,6 +458,10 @@ int keyfile_save(const char *path, const struct keyfile *kf, char *err, size_t e
 	}
 	free(text);
 	if (!ret && fchmod(fd, 0600))
+		ret = -errno;
+	/* a file the daemon's user owns stays its own: sluiced reads it as that user */
+	if (!ret && !stat(path, &old) && (old.st_uid != geteuid() || old.st_gid != getegid()) &&
+	    fchown(fd, old.st_uid, old.st_gid))
 		ret = -errno;
 	if (!ret && fsync(fd))
 		ret = -errno;
