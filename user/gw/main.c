@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include "gw/admin.h"
 #include "gw/audit.h"
@@ -110,6 +111,23 @@ fail_close:
 fail:
 	snprintf(err, errlen, "listeners.%s: %s: %s", l->name, l->addr.text, strerror(errno));
 	return -1;
+}
+
+/*
+ * Every connection is a descriptor, a proxied request two: the soft limit
+ * goes up to the hard one (as HAProxy does), so a systemd default of 1024
+ * does not cap the gateway at a few hundred clients.
+ */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		gw_log(0, "cannot raise the open files limit to %llu: %s",
+		       (unsigned long long)rl.rlim_max, strerror(errno));
 }
 
 /* The config's xdp section: attach or adopt, then the data plane's settings. */
@@ -461,6 +479,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	nofile_raise();
 	if (xdp_apply(&rt->cfg->xdp, true))
 		goto out;
 	ret = priv_dp_hold();

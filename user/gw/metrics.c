@@ -272,6 +272,10 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 	column(f, w, nw, n[MK_LISTENER], "sluice_proxy_header_failures_total", "counter",
 	       "Connections from trusted proxies closed for a missing or malformed PROXY header, "
 	       "by listener.", MK_LISTENER, "listener", ML_PROXY_FAILED);
+	column(f, w, nw, n[MK_LISTENER], "sluice_slow_clients_total", "counter",
+	       "Connections closed at a deadline: a handshake, request head or body that did not "
+	       "come in time, or a body below the minimum rate, by listener.", MK_LISTENER,
+	       "listener", ML_SLOW);
 }
 
 static void backends(FILE *f, const struct runtime *rt)

@@ -55,11 +55,15 @@ enum {
 	MU_HITS = 0,
 	MU_MONITOR,
 	MU_WIDTH,
-	/* listener: connections accepted, open now, TLS handshakes failed, PROXY headers refused */
+	/*
+	 * listener: connections accepted, open now, TLS handshakes failed, PROXY
+	 * headers refused, closed for a head or body that did not come in time
+	 */
 	ML_ACCEPTED = 0,
 	ML_ACTIVE,
 	ML_TLS_FAILED,
 	ML_PROXY_FAILED,
+	ML_SLOW,
 	ML_WIDTH,
 	/* tenant: tokens the backends reported, by direction */
 	MT_PROMPT = 0,

@@ -1509,12 +1509,14 @@ static void client_timer(struct loop *l, struct timer *t)
 		uint64_t secs = (l->now_ns - c->body_start_ns) / 1000000000ULL;
 
 		if (l->now_ns >= c->body_deadline_ns) {
+			M_INC(c->m_listener[ML_SLOW]);
 			client_fail(c, 408, "invalid_request_error", NULL, "request body timed out", false);
 			return;
 		}
 		/* Slow bodies hold memory and a slot: a minimum rate after the first second */
 		if (hc->body_min_rate && secs >= 1 &&
 		    buf_used(&c->body) + buf_used(&c->in) < hc->body_min_rate * secs) {
+			M_INC(c->m_listener[ML_SLOW]);
 			client_fail(c, 408, "invalid_request_error", NULL, "request body too slow", false);
 			return;
 		}
@@ -1524,12 +1526,15 @@ static void client_timer(struct loop *l, struct timer *t)
 	}
 	case C_HEAD:
 		if (buf_used(&c->in)) {
+			M_INC(c->m_listener[ML_SLOW]);
 			client_fail(c, 408, "invalid_request_error", NULL, "request head timed out", false);
 			return;
 		}
 		client_close(c);	/* an idle keep-alive connection */
 		return;
 	default:
+		if (c->state == C_HANDSHAKE || c->state == C_PROXY)
+			M_INC(c->m_listener[ML_SLOW]);
 		client_close(c);
 	}
 }
