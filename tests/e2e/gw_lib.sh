@@ -72,6 +72,12 @@ gw_cleanup() {
 	for p in "${GW_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	# a SAN=1 build reports into the log: any report is a failure of the test
+	if [ -f "${GW_LOG:-}" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		"$GW_LOG" "$GW_LOG.old" 2>/dev/null; then
+		not_ok "sluiced's log has no sanitizer report" \
+			"$(grep -hE -m 3 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$GW_LOG" "$GW_LOG.old" 2>/dev/null)"
+	fi
 	if [ "$E2E_FAILED" != 0 ] && [ -f "${GW_LOG:-}" ]; then
 		diag "last lines of sluiced's log:"
 		tail -n 25 "$GW_LOG" | sed 's/^/#   /'
