@@ -1625,6 +1625,8 @@ static const struct ckey listener_keys[] = {
 	  .elem = elem_cidr, .max = 1024 },
 	{ FIELD("proxy_protocol", CT_BOOL, struct cfg_listener, proxy_protocol) },
 	{ FIELD("forwarded_for", CT_BOOL, struct cfg_listener, forwarded_for) },
+	{ FIELD("max_connections_per_source", CT_UINT, struct cfg_listener, max_conns_per_source),
+	  .max = 1000000 },
 	{ NULL }
 };
 

@@ -80,6 +80,7 @@ struct cfg_listener {
 	struct cidr *trusted;
 	size_t ntrusted;
 	bool proxy_protocol, forwarded_for;
+	unsigned int max_conns_per_source;	/* open at once from one untrusted source; 0: any */
 };
 
 /* A request's max_tokens above a cap: lowered to it, or refused with 400 */

@@ -152,6 +152,8 @@ struct client {
 	enum client_state state;
 	int listener;
 	uint64_t *m_listener;		/* the listener's metrics row */
+	uint32_t conn_slot;		/* conncount's, with max_connections_per_source */
+	bool conn_counted;
 	struct sockaddr_storage peer;	/* the request's origin: conn_peer, or X-Forwarded-For's */
 	char peer_text[64];
 	struct sockaddr_storage conn_peer;	/* the connection's: accept's, or the PROXY header's */

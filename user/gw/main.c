@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include "gw/admin.h"
 #include "gw/audit.h"
+#include "gw/conncount.h"
 #include "gw/escalate.h"
 #include "gw/gw.h"
 #include "gw/keyuse.h"
@@ -489,7 +490,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ret = 1;
-	if (limit_init() || escalate_init()) {
+	if (limit_init() || escalate_init() || conncount_init()) {
 		gw_log(0, "limits: out of memory");
 		goto out;
 	}
@@ -607,6 +608,7 @@ out:
 	free(fds);
 	limit_fini();
 	escalate_fini();
+	conncount_fini();
 	priv_dp_release();
 	runtime_put(rt);
 	gw_log(1, "stopped");

@@ -276,6 +276,9 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 	       "Connections closed at a deadline: a handshake, request head or body that did not "
 	       "come in time, or a body below the minimum rate, by listener.", MK_LISTENER,
 	       "listener", ML_SLOW);
+	column(f, w, nw, n[MK_LISTENER], "sluice_connections_refused_total", "counter",
+	       "Connections closed at accept: their source had max_connections_per_source open, "
+	       "by listener.", MK_LISTENER, "listener", ML_SOURCE_FULL);
 }
 
 static void backends(FILE *f, const struct runtime *rt)

@@ -57,13 +57,15 @@ enum {
 	MU_WIDTH,
 	/*
 	 * listener: connections accepted, open now, TLS handshakes failed, PROXY
-	 * headers refused, closed for a head or body that did not come in time
+	 * headers refused, closed for a head or body that did not come in time,
+	 * closed at accept for their source's max_connections_per_source
 	 */
 	ML_ACCEPTED = 0,
 	ML_ACTIVE,
 	ML_TLS_FAILED,
 	ML_PROXY_FAILED,
 	ML_SLOW,
+	ML_SOURCE_FULL,
 	ML_WIDTH,
 	/* tenant: tokens the backends reported, by direction */
 	MT_PROMPT = 0,

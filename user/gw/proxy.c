@@ -22,6 +22,7 @@
 #include <sys/epoll.h>
 #include <cjson/cJSON.h>
 #include "gw/audit.h"
+#include "gw/conncount.h"
 #include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
@@ -277,6 +278,9 @@ void client_close(struct client *c)
 	c->state = C_CLOSED;
 	if (c->m_listener)
 		M_ADD(c->m_listener[ML_ACTIVE], -1);
+	if (c->conn_counted)
+		conncount_put(c->conn_slot);
+	c->conn_counted = false;
 	timer_disarm(&w->loop, &c->timer);
 	io_del(&w->loop, &c->io);
 	stream_close(&c->st);
@@ -1558,9 +1562,21 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	c->listener = listener;
 	set_peer(c, ss);
 	c->conn_peer = c->peer;		/* as set_peer() spells it: v4-mapped as v4 */
-	if ((c->m_listener = metrics_row(&w->m, MK_LISTENER, rt->slot[MK_LISTENER][listener]))) {
-		M_INC(c->m_listener[ML_ACCEPTED]);
-		M_INC(c->m_listener[ML_ACTIVE]);
+	c->m_listener = metrics_row(&w->m, MK_LISTENER, rt->slot[MK_LISTENER][listener]);
+	if (l->max_conns_per_source && !trusted(l, ss)) {
+		int err = conncount_take(ss, l->max_conns_per_source, &c->conn_slot);
+
+		if (err == -EMFILE) {
+			if (c->m_listener)
+				M_INC(c->m_listener[ML_SOURCE_FULL]);
+			if (gw_verbose)
+				gw_log(2, "worker=%d client=%s refused: %u connections open from it",
+				       w->id, c->peer_text, l->max_conns_per_source);
+			close(fd);
+			free(c);
+			return;
+		}
+		c->conn_counted = !err;
 	}
 	http1_msg_init(&c->req, c->hdr, GW_MAX_HEADERS);
 	timer_init(&c->timer, client_timer);
@@ -1577,9 +1593,7 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 		c->st.ssl = tls_server_ssl(rt->tls[listener], fd);
 		if (!c->st.ssl) {
 			close(fd);
-			runtime_put(rt);
-			free(c);
-			return;
+			goto fail;
 		}
 		c->state = C_HANDSHAKE;
 	} else {
@@ -1590,9 +1604,11 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 		c->state = C_PROXY;
 	if (io_add(&w->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP, client_io)) {
 		stream_close(&c->st);
-		runtime_put(rt);
-		free(c);
-		return;
+		goto fail;
+	}
+	if (c->m_listener) {
+		M_INC(c->m_listener[ML_ACCEPTED]);
+		M_INC(c->m_listener[ML_ACTIVE]);
 	}
 	c->next = w->clients;
 	if (w->clients)
@@ -1602,6 +1618,12 @@ void client_accept(struct worker *w, int fd, int listener, const struct sockaddr
 	M_INC(w->st.accepted);
 	timer_arm(&w->loop, &c->timer, w->loop.now_ns + rt->cfg->http.header_timeout_ns);
 	client_start(c);
+	return;
+fail:
+	if (c->conn_counted)
+		conncount_put(c->conn_slot);
+	runtime_put(rt);
+	free(c);
 }
 
 /* --- called by upstream.c --- */
