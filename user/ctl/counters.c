@@ -354,7 +354,8 @@ int do_top(int argc, char **argv)
 
 		if ((ret = top_read(&dp, &old, &nold)))
 			goto out;
-		qsort(old, nold, sizeof(*old), cmp_src);
+		if (nold)
+			qsort(old, nold, sizeof(*old), cmp_src);
 		/* Ctrl-C cuts the wait short: rates over the time it lasted */
 		catch_signals();
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR && !stop)
@@ -385,7 +386,7 @@ out:
 				      (now - t0);
 	}
 	free(old);
-	if (interval)
+	if (interval && n)
 		qsort(rows, n, sizeof(*rows), cmp_rate);
 
 	if (json_output)

@@ -1422,7 +1422,8 @@ static void client_proxy(struct client *c)
 	ssize_t n;
 	int ret = -ECONNRESET;
 
-	memcpy(buf, buf_head(&c->in), have);
+	if (have)
+		memcpy(buf, buf_head(&c->in), have);
 	n = recv(c->st.fd, buf + have, sizeof(buf) - have, MSG_PEEK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		client_events(c);
