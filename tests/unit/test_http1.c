@@ -520,6 +520,44 @@ static void test_request_after_a_bad_one_is_never_parsed(void **state)
 	assert_true(http1_parse_request(&x.m, s, sizeof(s) - 1, NULL) <= 0);
 }
 
+/*
+ * The request line read in one call, a bad field in the next, with the
+ * buffer moved in between: the refusal still names the request line, in
+ * the buffer of the refusing call (the caller answers in its API's shape).
+ */
+static void test_refusal_names_the_request_line_in_the_moved_buffer(void **state)
+{
+	static const char s[] = "POST /v1/messages HTTP/1.1\r\nHost: a\r\nx-a: 1\r\n bad\r\n\r\n";
+	size_t first = sizeof("POST /v1/messages HTTP/1.1\r\nHost: a\r\n") - 1;
+	struct guard g1, g2;
+	struct hdrs x;
+	const char *b;
+
+	(void)state;
+	http1_msg_init(&x.m, x.h, ARRAY_SIZE(x.h));
+	assert_int_equal(http1_parse_request(&x.m, guard_copy(&g1, s, first), first, NULL), 0);
+	guard_free(&g1);
+	b = guard_copy(&g2, s, sizeof(s) - 1);
+	assert_int_equal(http1_parse_request(&x.m, b, sizeof(s) - 1, NULL), -400);
+	assert_string_equal(x.m.error, "obs-fold or white space before a field line");
+	assert_ptr_equal(x.m.method_str, b);
+	assert_int_equal(x.m.method_len, 4);
+	assert_ptr_equal(x.m.target, b + 5);
+	assert_int_equal(x.m.target_len, 12);
+	assert_memory_equal(x.m.target, "/v1/messages", 12);
+	guard_free(&g2);
+}
+
+static void test_refusal_before_the_request_line_has_no_target(void **state)
+{
+	static const char s[] = "GET /v1/x\x01 HTTP/1.1\r\n";
+	struct hdrs x;
+
+	(void)state;
+	assert_int_equal(parse_req(&x, s, sizeof(s) - 1, NULL), -400);
+	assert_null(x.m.target);
+}
+
 static void test_parse_after_completion_returns_the_same_head(void **state)
 {
 	static const char s[] = GET11 "X-A: 1\r\n\r\nGET";
@@ -986,6 +1024,8 @@ static const struct CMUnitTest fixed_tests[] = {
 	T(test_partial_head_needs_more),
 	T(test_pipelined_request_is_left_for_the_next_call),
 	T(test_request_after_a_bad_one_is_never_parsed),
+	T(test_refusal_names_the_request_line_in_the_moved_buffer),
+	T(test_refusal_before_the_request_line_has_no_target),
 	T(test_parse_after_completion_returns_the_same_head),
 	T(test_leading_crlf_count_in_the_head),
 	T(test_method_is_case_sensitive),

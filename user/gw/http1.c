@@ -355,6 +355,11 @@ static int scan_head(struct http1_msg *m, const char *buf, size_t len,
 		http1_msg_reset(m);
 		m->phase = request ? PH_LEAD : PH_START;
 	}
+	/* a request line read by an earlier call: its pointers follow the buffer */
+	if (request && m->phase == PH_FIELDS) {
+		m->method_str = buf + m->start;
+		m->target = m->method_str + m->method_len + 1;
+	}
 	for (i = m->scan; i < len; i++) {
 		unsigned char c = buf[i];
 

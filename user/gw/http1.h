@@ -13,7 +13,10 @@
  * the bytes already passed must not change.
  *
  * Any refusal means the framing of the stream is unknown: the caller
- * answers with the status and closes the connection.
+ * answers with the status and closes the connection. After a refusal of
+ * a request, method_str and target are those of its request line if it
+ * was read (else NULL), pointing into the buffer of that call, so the
+ * answer can be in the shape of the API that was asked.
  */
 #ifndef SLUICE_GW_HTTP1_H
 #define SLUICE_GW_HTTP1_H

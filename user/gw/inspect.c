@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include "gw/inspect.h"
+#include "gw/jsonreq.h"
 
 static const char *const decision_names[] = {
 	[DEC_ALLOWED] = "allowed", [DEC_MODIFIED] = "modified", [DEC_BLOCKED] = "blocked",
@@ -246,27 +247,6 @@ static bool too_deep(const cJSON *v, unsigned int depth, unsigned int max)
 		if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && too_deep(it, depth + 1, max))
 			return true;
 	return false;
-}
-
-/* Prompt text is wiped before cJSON frees it. */
-static void wipe(cJSON *v)
-{
-	cJSON *it;
-
-	if (cJSON_IsString(v) && v->valuestring)
-		explicit_bzero(v->valuestring, strlen(v->valuestring));
-	if (v->string)
-		explicit_bzero(v->string, strlen(v->string));
-	cJSON_ArrayForEach(it, v)
-		wipe(it);
-}
-
-static void wipe_delete(cJSON *v)
-{
-	if (v) {
-		wipe(v);
-		cJSON_Delete(v);
-	}
 }
 
 /* --- rules ---------------------------------------------------------------- */
@@ -549,12 +529,18 @@ static void replacement(const struct insp_ctx *ctx, struct inspection *in, struc
 	}
 }
 
-/* Rewrites a piece whose hits are marked: overlapping spans merge into one mask. */
-static int mask_piece(const struct insp_ctx *ctx, struct inspection *in, struct insp_piece *p)
+/*
+ * Rewrites a piece whose hits are marked: overlapping spans merge into one
+ * mask. *len is the text's length (an answer's may hold NUL bytes), and
+ * the new one after a rewrite.
+ */
+static int mask_piece(const struct insp_ctx *ctx, struct inspection *in, struct insp_piece *p,
+		      size_t *len)
 {
 	const char *s = p->node->valuestring;
-	size_t pos = 0, n = strlen(s);
+	size_t pos = 0, n = *len;
 	struct sbuf out = { 0 };
+	int err;
 
 	for (size_t h = 0; h < p->r.nhits; h++) {
 		const struct detect_hit *x = &p->r.hits[h];
@@ -576,12 +562,14 @@ static int mask_piece(const struct insp_ctx *ctx, struct inspection *in, struct 
 		return 0;
 	sb_add(&out, s + pos, n - pos);
 	if (out.err) {
+		err = out.err;
 		sb_free(&out);
-		return out.err;
+		return err;
 	}
 	explicit_bzero(p->node->valuestring, n);
 	free(p->node->valuestring);
 	p->node->valuestring = out.p;	/* cJSON frees it with free() */
+	*len = out.len;
 	return 1;
 }
 
@@ -606,6 +594,7 @@ int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 		    struct inspection *in)
 {
 	struct walk w = { .ctx = ctx, .in = in };
+	struct jsonreq_error jerr;
 	bool changed = false;
 	cJSON *root;
 	int err = 0;
@@ -613,11 +602,11 @@ int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 	memset(in, 0, sizeof(*in));
 	in->block_rule = -1;
 	in->reroute = -1;
-	root = cJSON_ParseWithLength(body, len);
-	if (!root || !cJSON_IsObject(root)) {
-		snprintf(in->why, sizeof(in->why), "the request body is not a JSON object");
-		wipe_delete(root);
-		return -EINVAL;
+	/* strictly: what is inspected must be what the backend reads (jsonreq.h) */
+	root = jsonreq_parse(body, len, &jerr);
+	if (!root) {
+		snprintf(in->why, sizeof(in->why), "%s", jerr.why);
+		return -errno;
 	}
 	if (too_deep(root, 1, ctx->cfg->max_depth)) {
 		snprintf(in->why, sizeof(in->why), "the request body nests deeper than %u levels",
@@ -646,7 +635,8 @@ int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 	if (in->decision == DEC_BLOCKED)
 		goto out;
 	for (size_t i = 0; i < in->npieces; i++) {
-		int r = mask_piece(ctx, in, &in->pieces[i]);
+		size_t n = strlen(in->pieces[i].node->valuestring);
+		int r = mask_piece(ctx, in, &in->pieces[i], &n);
 
 		if (r < 0) {
 			err = r;
@@ -686,7 +676,7 @@ out:
 	/* the pieces point into the tree: they are done with */
 	for (size_t i = 0; i < in->npieces; i++)
 		in->pieces[i].node = NULL;
-	wipe_delete(root);
+	jsonreq_delete(root);
 	return err;
 }
 
@@ -735,7 +725,7 @@ int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char
 {
 	struct inspection a = { .block_rule = -1, .reroute = -1 };
 	struct insp_piece p = { .role = ROLE_ASSISTANT };
-	size_t cut = len;
+	size_t cut = len, n;
 	int err, masked;
 
 	*out = NULL;
@@ -746,10 +736,13 @@ int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char
 	if (!(p.node = cJSON_CreateString("")))
 		return -ENOMEM;
 	free(p.node->valuestring);
-	if (!(p.node->valuestring = strndup(text, len))) {
+	/* all len bytes, NULs too (a body that is not JSON): what is masked is what was scanned */
+	if (!(p.node->valuestring = malloc(len + 1))) {
 		cJSON_Delete(p.node);
 		return -ENOMEM;
 	}
+	memcpy(p.node->valuestring, text, len);
+	p.node->valuestring[len] = '\0';
 	a.pieces = &p;
 	a.npieces = 1;
 	if ((err = detect_piece(ctx->db, ctx->scan, text, len, &p.r)) ||
@@ -785,15 +778,15 @@ int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char
 				p.r.hits[h].mask = 0;
 		p.node->valuestring[cut] = '\0';
 	}
-	*upto = cut;
-	if ((masked = mask_piece(ctx, &a, &p)) < 0) {
+	*upto = n = cut;
+	if ((masked = mask_piece(ctx, &a, &p, &n)) < 0) {
 		err = masked;
 		goto out;
 	}
 	for (unsigned int k = 0; k < PII_NKINDS; k++)
 		in->answer_masked[k] += a.masked[k];
 	if (masked) {
-		*olen = strlen(p.node->valuestring);
+		*olen = n;
 		*out = p.node->valuestring;
 		p.node->valuestring = NULL;
 		if (in->decision == DEC_ALLOWED)
@@ -801,7 +794,7 @@ int inspect_answer(const struct insp_ctx *ctx, struct inspection *in, const char
 	}
 out:
 	if (p.node->valuestring)
-		explicit_bzero(p.node->valuestring, strlen(p.node->valuestring));
+		explicit_bzero(p.node->valuestring, len);
 	cJSON_Delete(p.node);
 	detect_result_free(&p.r);
 	free(a.reasons);

@@ -117,9 +117,10 @@ struct inspection {
 
 /*
  * Inspects body[0, len). 0 with *in filled; -EINVAL when the body is not
- * JSON, -E2BIG past max_depth or max_pieces, -EMSGSIZE past max_text_bytes
- * (why says which and the figures), -ENOMEM. The caller frees *in with
- * inspection_free() whatever the result.
+ * a JSON object by jsonreq_parse()'s strict reading, -E2BIG past max_depth
+ * or max_pieces, -EMSGSIZE past max_text_bytes (why says which and the
+ * figures), -ENOMEM. The caller frees *in with inspection_free() whatever
+ * the result.
  */
 int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 		    struct inspection *in);

@@ -26,6 +26,7 @@
 #include "gw/escalate.h"
 #include "gw/restore.h"
 #include "gw/gw.h"
+#include "gw/jsonreq.h"
 #include "gw/keyuse.h"
 #include "gw/proxyproto.h"
 #include "gw/tokens.h"
@@ -436,38 +437,71 @@ static void prompt_head(struct buf *b, const cJSON *root)
 }
 
 /*
- * The model and user fields of a JSON body; the body is refused if it is
- * not JSON where it must be.
+ * POSTs to the model endpoints always carry a JSON object, so one without
+ * a body is refused here; others (a cancel, say) may have none, even when
+ * the SDK sends its JSON content type on every request.
  */
-/* The names APIs give the completion's bound: chat, newer chat, Responses */
-static const char *const max_tokens_keys[] = {
-	"max_tokens", "max_completion_tokens", "max_output_tokens", NULL
-};
+static bool body_required(const struct http1_msg *m)
+{
+	static const char *const ends[] = { "/completions", "/embeddings", "/messages", "/responses" };
+	const char *q = memchr(m->target, '?', m->target_len);
+	size_t n = q ? (size_t)(q - m->target) : m->target_len;
 
+	if (m->method != HTTP1_POST)
+		return false;
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		size_t e = strlen(ends[i]);
+
+		if (n >= e && !memcmp(m->target + n - e, ends[i], e))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The model, user, completion bound and stream fields of a JSON body. A
+ * body that says it is JSON (or looks like it) must be by jsonreq_parse()'s
+ * strict reading, or it is refused: 0 to go on, -1 when answered.
+ */
 static int body_model(struct client *c)
 {
 	cJSON *root, *model, *user, *so;
 	const struct bpe *bpe;
 	const struct http1_header *ct = http1_find(&c->req, "content-type", NULL);
 	bool json = ct && ct->value_len >= 16 && !strncasecmp(ct->value, "application/json", 16);
+	struct jsonreq_error err;
+	size_t i;
 
-	if (!buf_used(&c->body))
+	if (!buf_used(&c->body)) {
+		if (!body_required(&c->req))
+			return 0;
+		client_fail(c, 400, "invalid_request_error", "invalid_json",
+			    "the request body is empty: expected a JSON object", true);
+		return -1;
+	}
+	for (i = 0; i < buf_used(&c->body) && memchr(" \t\r\n", buf_head(&c->body)[i], 4); i++)
+		;
+	if (!json && (i == buf_used(&c->body) || buf_head(&c->body)[i] != '{'))
 		return 0;
-	if (!json && buf_head(&c->body)[0] != '{')
-		return 0;
-	root = cJSON_ParseWithLength(buf_head(&c->body), buf_used(&c->body));
-	if (!root)
-		return json ? -EINVAL : 0;
+	root = jsonreq_parse(buf_head(&c->body), buf_used(&c->body), &err);
+	if (!root) {
+		if (errno == ENOMEM)
+			client_fail(c, 500, "api_error", NULL, "out of memory", false);
+		else
+			client_fail(c, 400, "invalid_request_error", err.code, err.why, true);
+		return -1;
+	}
 	model = cJSON_GetObjectItemCaseSensitive(root, "model");
 	if (cJSON_IsString(model) && model->valuestring)
 		c->model = strdup(model->valuestring);
 	user = cJSON_GetObjectItemCaseSensitive(root, "user");
 	if (cJSON_IsString(user) && user->valuestring)
 		c->user = strdup(user->valuestring);
-	for (const char *const *k = max_tokens_keys; *k; k++) {
+	for (const char *const *k = jsonreq_max_tokens_keys; *k; k++) {
 		const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, *k);
 
-		if (cJSON_IsNumber(mt) && mt->valuedouble >= 1 && mt->valuedouble < 1e12) {
+		/* jsonreq_parse() took only null or an integer in [1, JSONREQ_MAX_TOKENS] */
+		if (cJSON_IsNumber(mt)) {
 			c->max_tokens = (uint64_t)mt->valuedouble;
 			break;
 		}
@@ -486,7 +520,7 @@ static int body_model(struct client *c)
 	}
 	if (c->view->rt->any_prefix)
 		prompt_head(&c->prompt_head, root);
-	cJSON_Delete(root);
+	jsonreq_delete(root);
 	return 0;
 }
 
@@ -709,7 +743,7 @@ static int body_rewrite(struct client *c, uint64_t cap, bool usage)
 	if (!root)
 		return -EINVAL;
 	if (cap) {
-		for (const char *const *k = max_tokens_keys; *k; k++)
+		for (const char *const *k = jsonreq_max_tokens_keys; *k; k++)
 			if (cJSON_GetObjectItemCaseSensitive(root, *k)) {
 				name = *k;
 				break;
@@ -874,11 +908,8 @@ static void dispatch(struct client *c)
 	c->prompt_tokens = buf_used(&c->body) / 4;
 	c->prompt_exact = false;
 	/* The body is read as JSON only where something needs what it says */
-	if (c->view->rt->route_needs_body && body_model(c)) {
-		client_fail(c, 400, "invalid_request_error", "invalid_json",
-			    "the request body is not valid JSON", true);
+	if (c->view->rt->route_needs_body && body_model(c))
 		return;
-	}
 	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), c->prompt_tokens, NULL, 0);
 	if (c->route < 0) {
 		snprintf(msg, sizeof(msg), "no route for %.*s %.*s", (int)c->req.method_len,
@@ -890,11 +921,8 @@ static void dispatch(struct client *c)
 	r = &cfg->routes[c->route];
 	c->api = route_api(r, &c->req);
 	if (!c->view->rt->route_needs_body && !r->refuse && route_needs_body(c->view->rt, r) &&
-	    body_model(c)) {
-		client_fail(c, 400, "invalid_request_error", "invalid_json",
-			    "the request body is not valid JSON", true);
+	    body_model(c))
 		return;
-	}
 	if (r->refuse) {
 		snprintf(msg, sizeof(msg), "%.*s is not served here",
 			 (int)(c->req.target_len > 128 ? 128 : c->req.target_len), c->req.target);
@@ -1200,6 +1228,19 @@ static void head_complete(struct client *c, size_t len)
 	memset(&c->used, 0, sizeof(c->used));
 	if (client_origin(c) || client_blocked(c) || client_audit_down(c))
 		return;
+	/*
+	 * RFC 9110 9.1: methods are case-sensitive ("get" is not GET), and one
+	 * the server does not implement is a 501; CONNECT would ask a backend
+	 * for a tunnel we cannot relay. The body is not read: close after.
+	 */
+	if (c->req.method == HTTP1_OTHER || c->req.method == HTTP1_CONNECT) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "method %.*s is not implemented",
+			 (int)(c->req.method_len > 32 ? 32 : c->req.method_len), c->req.method_str);
+		client_fail(c, 501, "invalid_request_error", NULL, msg, false);
+		return;
+	}
 	if (c->req.flags & HTTP1_F_UPGRADE) {
 		client_fail(c, 501, "invalid_request_error", NULL, "protocol upgrades are not supported",
 			    false);
@@ -1285,6 +1326,9 @@ static void client_step(struct client *c)
 			if (ret == 0)
 				goto out;
 			if (ret < 0) {
+				/* in the shape of the API asked, when the request line was read */
+				if (c->req.target)
+					c->api = route_api(NULL, &c->req);
 				client_refuse(c, ret, c->req.error);
 				return;
 			}
