@@ -183,6 +183,18 @@ static void up_fail(struct upconn *u, unsigned int cause, const char *why)
 	client_upstream_failed(c, cause, why);
 }
 
+/* Takes an idle connection off its list (it closed or misbehaved). */
+static void up_unpark(struct upconn *u)
+{
+	struct upconn **p = &u->view->idle[u->pool][u->backend];
+
+	for (; *p; p = &(*p)->next_idle)
+		if (*p == u) {
+			*p = u->next_idle;
+			break;
+		}
+}
+
 static void up_timer(struct loop *l, struct timer *t)
 {
 	struct upconn *u = (struct upconn *)((char *)t - offsetof(struct upconn, timer));
@@ -194,6 +206,8 @@ static void up_timer(struct loop *l, struct timer *t)
 		up_fail(u, RETRY_CONNECT, "connect timed out");
 		break;
 	case U_IDLE:
+		/* Off its list first: the next request to the backend would take it freed */
+		up_unpark(u);
 		up_close(u);
 		break;
 	default:
@@ -561,18 +575,6 @@ void upstream_close_idle(struct view *v)
 				up_close(u);
 			}
 			v->idle[p][b] = NULL;
-		}
-}
-
-/* Takes an idle connection off its list (it closed or misbehaved). */
-static void up_unpark(struct upconn *u)
-{
-	struct upconn **p = &u->view->idle[u->pool][u->backend];
-
-	for (; *p; p = &(*p)->next_idle)
-		if (*p == u) {
-			*p = u->next_idle;
-			break;
 		}
 }
 
