@@ -1757,7 +1757,7 @@ static const struct ckey http_keys[] = {
 	{ FIELD("max_header_bytes", CT_SIZE, struct cfg_http, max_header_bytes),
 	  .min = KiB, .max = MiB, .def = 16 * KiB },
 	{ FIELD("max_headers", CT_UINT, struct cfg_http, max_headers),
-	  .min = 1, .max = 10000, .def = 100 },
+	  .min = 1, .max = CFG_MAX_HEADERS, .def = 100 },
 	{ FIELD("max_request_line", CT_SIZE, struct cfg_http, max_request_line),
 	  .min = 256, .max = 64 * KiB, .def = 8 * KiB },
 	{ FIELD("max_body_bytes", CT_SIZE, struct cfg_http, max_body_bytes),

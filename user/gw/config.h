@@ -20,6 +20,7 @@
 
 #define CFG_NAME_LEN	64
 #define CFG_ERR_LEN	512
+#define CFG_MAX_HEADERS	128	/* http.max_headers: the parser's field array */
 
 enum lb_algorithm {
 	LB_ROUND_ROBIN = 0,

@@ -31,7 +31,7 @@
 #include "gw/usage.h"
 
 #define SLUICED_VERSION		"0.1.0"
-#define GW_MAX_HEADERS		128
+#define GW_MAX_HEADERS		CFG_MAX_HEADERS
 #define GW_OUT_HIGH		(256 * 1024)	/* client output past this pauses the upstream */
 #define GW_OUT_LOW		(64 * 1024)	/* ... and below this resumes it */
 #define GW_CONNECT_TIMEOUT_NS	(3ULL * 1000000000ULL)
