@@ -1,6 +1,8 @@
 # sluice: `make` builds everything into build/, `make test` runs every test
 # layer and ends with one line "N passed, N failed", `make demo` runs the lab.
 # V=1 shows the commands; SAN=1 builds with ASan+UBSan into build/san.
+# `make fuzzers` builds the libFuzzer targets into build/fuzz, `make fuzz`
+# runs each for FUZZ_TIME seconds.
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -55,7 +57,7 @@ LIBGW     := $(BUILD)/libgw.a
 DEPS_STAMP := build/.deps-build
 TEST_DEPS_STAMP := build/.deps-test
 
-.PHONY: all deps test-deps tests test demo bench install clean
+.PHONY: all deps test-deps tests test demo bench install clean fuzzers fuzz
 MOCK_SRCS := $(wildcard tests/mock/*.c)
 all: $(BUILD)/sluicectl $(BUILD)/sluiced $(if $(MOCK_SRCS),$(BUILD)/mockllm)
 
@@ -132,7 +134,36 @@ $(BUILD)/bench/%: scripts/bench/%.c $(LIBGW) $(LIBSLUICE) | $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBSLUICE) $(LDLIBS)
 
-tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(TIKTOKEN)
+# The fuzzers (tests/fuzz/fuzz_NAME.c): clang with libFuzzer, ASan and UBSan,
+# whatever SAN says, over the library compiled apart in build/fuzz/obj
+FUZZ       := build/fuzz
+FUZZ_TIME  ?= 300
+FUZZ_SAN   := address,undefined
+FUZZ_CFLAGS := -std=gnu11 $(WARN) -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined -MMD -MP
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJS  := $(patsubst user/%.c,$(FUZZ)/obj/%.o,$(wildcard user/lib/*.c) \
+	      $(filter-out user/gw/main.c,$(wildcard user/gw/*.c)))
+
+$(FUZZ)/obj/%.o: user/%.c | $(SKELS) $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ)/libfuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ)/libfuzz.a | $(TEST_DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(LDFLAGS) \
+		-o $@ $< $(FUZZ)/libfuzz.a $(LDLIBS)
+
+fuzzers: $(FUZZ_BINS)
+
+# FUZZERS="http1 sse" runs only those; new inputs are kept in build/fuzz/corpus/NAME
+fuzz: fuzzers
+	$(Q)FUZZ_SECONDS=$(FUZZ_TIME) FUZZ_CORPUS=$(abspath $(FUZZ)/corpus) tests/fuzz/run.sh $(FUZZERS)
+
+tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(TIKTOKEN) $(FUZZ_BINS)
 
 test: test-deps tests
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) tests/run.sh
@@ -158,4 +189,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ)/obj -name '*.d' 2>/dev/null) $(wildcard $(FUZZ)/*.d)

@@ -442,6 +442,14 @@ static void test_answer_rules(void **state)
 	assert_null(m);
 	assert_int_equal(upto, strlen("the number you asked for is: "));
 
+	/* an answer that is not JSON may hold a NUL: what follows it is masked, every byte kept */
+	assert_int_equal(inspect_answer(&ctx, &fx.in, LIT("hi\0 card 4111 1111 1111 1111 ok"), true,
+					32, &upto, &m, &mlen), 0);
+	assert_non_null(m);
+	assert_int_equal(mlen, sizeof("hi\0 card **** **** **** 1111 ok") - 1);
+	assert_memory_equal(m, "hi\0 card **** **** **** 1111 ok", mlen);
+	free(m);
+
 	/* a stream: a card split over three events is still masked */
 	restore_init(&r, &fx.in, &ctx, false, LIT("text/event-stream"));
 	feed(&r, "data: {\"choices\":[{\"delta\":{\"content\":\"Your card 4111 11\"}}]}\n\n", &out);
