@@ -462,6 +462,8 @@ static const struct bad bad_cases[] = {
 	  "inspect.pattern_sets[0].patterns: required: \"patterns\" or \"file\"" },
 	{ WITH("'inspect': {'pattern_sets': [{'name': 's', 'file': '/nonexistent/p.txt'}]}"),
 	  "inspect.pattern_sets[0].file: '/nonexistent/p.txt': /nonexistent/p.txt: No such file or directory" },
+	{ WITH("'inspect': {'pattern_sets': [{'name': 's', 'file': '/dev/zero'}]}"),
+	  "inspect.pattern_sets[0].file: '/dev/zero': /dev/zero: not a regular file" },
 	{ WITH("'audit': {'sync': 'sometimes', 'path': '/tmp/a'}"),
 	  "audit.sync: 'sometimes': expected one of none, interval, always" },
 	{ WITH("'audit': {}"), "audit.path: required" },

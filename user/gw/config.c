@@ -1434,6 +1434,7 @@ static int set_read_file(struct ld *ld, struct cfg_pattern_set *s, const cJSON *
 {
 	char *path = config_relative(ld, s->file), *line = NULL, *origin;
 	const char *base;
+	struct stat st;
 	size_t cap = 0;
 	unsigned int n = 0;
 	ssize_t len;
@@ -1446,6 +1447,14 @@ static int set_read_file(struct ld *ld, struct cfg_pattern_set *s, const cJSON *
 	if (!f) {
 		path_key(ld, "file");
 		err = fail(ld, item(json, "file"), "%s: %s", path, strerror(errno));
+		free(path);
+		return err;
+	}
+	/* a device or a FIFO has no end to read to */
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		path_key(ld, "file");
+		err = fail(ld, item(json, "file"), "%s: not a regular file", path);
+		fclose(f);
 		free(path);
 		return err;
 	}
