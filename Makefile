@@ -185,6 +185,9 @@ install: all
 	install -m 0644 $(TIKTOKEN) $(DESTDIR)$(DATADIR)/tiktoken/
 	install -m 0644 docs/*.8 $(DESTDIR)$(MANDIR)/man8/
 	[ ! -d etc ] || cp -r etc/. $(DESTDIR)$(SYSCONFDIR)/sluice/
+	@# the sample config's "user": sluiced drops to it once set up
+	[ -n "$(DESTDIR)" ] || id -u sluice >/dev/null 2>&1 || \
+		useradd --system --no-create-home --shell /usr/sbin/nologin sluice
 
 clean:
 	rm -rf build
