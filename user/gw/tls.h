@@ -3,10 +3,11 @@
  * TLS with OpenSSL 3, and a stream interface that reads and writes plain
  * and TLS sockets alike, non-blocking.
  *
- * Listeners: TLS 1.2 and 1.3 only, Mozilla "intermediate" ciphers and
- * groups, client cipher preference, no renegotiation, ALPN http/1.1, SNI
- * among several certificates, session tickets under keys that rotate, and
- * optional client certificates. Upstreams: verification and SNI.
+ * Listeners: TLS 1.2 and 1.3 only, ECDHE and AEAD ciphers only (Mozilla
+ * "intermediate" less DHE) in the server's order, no compression, no
+ * renegotiation, ALPN http/1.1, SNI among several certificates, session
+ * tickets under keys that rotate, and optional client certificates.
+ * Upstreams: verification and SNI.
  */
 #ifndef SLUICE_GW_TLS_H
 #define SLUICE_GW_TLS_H
