@@ -42,10 +42,7 @@ chat() {
 	[ "$code" = 200 ] && printf '%s\n' "$out" | tr -d '\r' | sed -n 's/^x-request-id: //Ip' >>"$IDS"
 	echo "$code"
 }
-metric() {
-	curl -sS --max-time 5 --unix-socket "$GW_TMP/admin.sock" http://sluice/metrics |
-		awk -v m="$1" '$1 == m { print $2 }'
-}
+metric() { gw_metric "$GW_TMP/admin.sock" "$1"; }
 reloaded_past() { [ "$(grep -c 'reloaded config=' "$GW_LOG")" -gt "$1" ]; }
 # reload: SIGHUP, and waits for the log to say it was taken
 reload() {

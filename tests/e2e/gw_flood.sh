@@ -31,10 +31,7 @@ cat >"$GW_CFG" <<EOF
 }
 EOF
 GW_ROOT_MOUNTS=1
-metric() {
-	curl -sS --max-time 5 --unix-socket "$ADMIN" http://sluice/metrics |
-		awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { print s + 0 }'
-}
+metric() { gw_metric "$ADMIN" "$1"; }
 CHAT='{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 chat() { cl -o /dev/null -w '%{http_code}' --max-time 5 --data-binary "$CHAT" "$HTTP_URL/v1/chat/completions"; }
 

@@ -182,6 +182,13 @@ mstat() {
 		jq -r "${3:-.}"
 }
 
+# gw_metric SOCKET NAME: the sum of NAME's series (any labels) in the /metrics
+# of the admin endpoint on the unix SOCKET; 0 when it has none.
+gw_metric() {
+	curl -sS --max-time 5 --unix-socket "$1" http://sluice/metrics |
+		awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { print s + 0 }'
+}
+
 # madmin ROLE PORT PATH [BODY]: POST to the mock's /admin/PATH.
 madmin() {
 	ip netns exec "$(lab_ns "$1")" curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \

@@ -58,9 +58,7 @@ chat() {
 	cl -o /dev/null -w '%{http_code}' -H 'content-type: application/json' ${2:+-H "Authorization: Bearer $2"} \
 		--data-binary "$CHAT" "$1/v1/chat/completions"
 }
-metric() {
-	curl -sS --max-time 5 --unix-socket "$VAR/admin.sock" http://sluice/metrics | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { print s + 0 }'
-}
+metric() { gw_metric "$VAR/admin.sock" "$1"; }
 status_field() { awk -v f="$1:" '$1 == f { $1 = ""; print substr($0, 2) }' "/proc/$SLUICED_PID/status" | tr -s '\t ' ' '; }
 uid=$(id -u "$U")
 gid=$(id -g "$U")

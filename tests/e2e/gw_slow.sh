@@ -25,10 +25,7 @@ cat >"$GW_CFG" <<EOF
   "routes": [ { "name": "all", "match": { "path": "/" }, "pool": "p" } ]
 }
 EOF
-metric() {
-	curl -sS --max-time 5 --unix-socket "$ADMIN" http://sluice/metrics |
-		awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { print s + 0 }'
-}
+metric() { gw_metric "$ADMIN" "$1"; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$SLUICED_PID/status"; }
 CHAT='{"model":"m","messages":[{"role":"user","content":"hi"}]}'
 
@@ -80,7 +77,8 @@ else
 fi
 
 # every slow connection ends at a deadline, none lives on
-wait_for 10 sh -c "[ \$(curl -sS --max-time 2 --unix-socket '$ADMIN' http://sluice/metrics | awk '\$1 ~ /^sluice_connections_active/ { s += \$2 } END { print s + 0 }') -le 1 ]" >/dev/null
+drained() { [ "$(metric sluice_connections_active)" -le 1 ]; }
+wait_for 10 drained >/dev/null
 between "after the attack no slow connection is left open" "$(metric sluice_connections_active)" 0 1
 between "each was closed at its deadline and counted (1200 sent)" "$(metric sluice_slow_clients_total)" 1000 1300
 is "after the attack requests are served" \
