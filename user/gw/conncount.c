@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include "lib/cidr.h"
 #include "gw/conncount.h"
 
 struct cc_entry {
-	unsigned char key[16];	/* v4: the address then zeros; v6: the /64 then ones */
+	struct cidr key;	/* the host (v4) or the /64 (v6), zero-padded */
 	uint32_t open;		/* 0: free */
 };
 
@@ -42,53 +43,47 @@ void conncount_fini(void)
 	table = NULL;
 }
 
-/* The source's key: a v4-mapped v6 peer is its v4 address, a v6 one its /64. */
-static void source_key(const struct sockaddr_storage *ss, unsigned char key[16])
+/* The source's key: a v4 peer (mapped or not) is its address, a v6 one its /64. */
+static void source_key(const struct sockaddr_storage *ss, struct cidr *key)
 {
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-	memset(key, 0, 16);
-	if (ss->ss_family == AF_INET) {
-		memcpy(key, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	} else if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memcpy(key, s6->sin6_addr.s6_addr + 12, 4);
-	} else {
-		memcpy(key, s6->sin6_addr.s6_addr, 8);
-		memset(key + 8, 0xff, 8);	/* no v4 key ends so */
-	}
+	if (cidr_from_sockaddr(ss, key) < 0)
+		memset(key, 0, sizeof(*key));
+	else if (key->family == SLUICE_AF_INET6)
+		cidr_mask(key, 64);
 }
 
 /* FNV-1a: the key is not the client's choice beyond its own address. */
-static uint32_t key_hash(const unsigned char key[16])
+static uint32_t key_hash(const struct cidr *key)
 {
+	const unsigned char *p = (const unsigned char *)key;
 	uint32_t h = 2166136261u;
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
+	for (size_t i = 0; i < sizeof(*key); i++)
+		h = (h ^ p[i]) * 16777619u;
 	return h;
 }
 
 int conncount_take(const struct sockaddr_storage *ss, unsigned int max, uint32_t *slot)
 {
-	unsigned char key[16];
+	struct cidr key;
 	struct cc_bucket *b;
 	struct cc_entry *hit = NULL, *free_e = NULL;
 	uint32_t bi;
 	int ret = 0;
 
-	source_key(ss, key);
-	bi = key_hash(key) % CONNCOUNT_BUCKETS;
+	source_key(ss, &key);
+	bi = key_hash(&key) % CONNCOUNT_BUCKETS;
 	b = &table[bi];
 	pthread_mutex_lock(&b->lock);
 	for (int i = 0; i < CONNCOUNT_WAYS && !hit; i++) {
-		if (b->e[i].open && !memcmp(b->e[i].key, key, 16))
+		if (b->e[i].open && !memcmp(&b->e[i].key, &key, sizeof(key)))
 			hit = &b->e[i];
 		else if (!b->e[i].open && !free_e)
 			free_e = &b->e[i];
 	}
 	if (!hit && free_e) {
 		hit = free_e;
-		memcpy(hit->key, key, 16);
+		hit->key = key;
 	}
 	if (!hit) {
 		*slot = UINT32_MAX;
