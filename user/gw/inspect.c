@@ -590,24 +590,20 @@ static void prompt_hash(const struct insp_ctx *ctx, struct inspection *in)
 	EVP_MAC_CTX_free(mac);
 }
 
-int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
-		    struct inspection *in)
+static void inspection_init(struct inspection *in)
 {
-	struct walk w = { .ctx = ctx, .in = in };
-	struct jsonreq_error jerr;
-	bool changed = false;
-	cJSON *root;
-	int err = 0;
-
 	memset(in, 0, sizeof(*in));
 	in->block_rule = -1;
 	in->reroute = -1;
-	/* strictly: what is inspected must be what the backend reads (jsonreq.h) */
-	root = jsonreq_parse(body, len, &jerr);
-	if (!root) {
-		snprintf(in->why, sizeof(in->why), "%s", jerr.why);
-		return -errno;
-	}
+}
+
+int inspect_tree(const struct insp_ctx *ctx, cJSON *root, struct inspection *in)
+{
+	struct walk w = { .ctx = ctx, .in = in };
+	bool changed = false;
+	int err = 0;
+
+	inspection_init(in);
 	if (too_deep(root, 1, ctx->cfg->max_depth)) {
 		snprintf(in->why, sizeof(in->why), "the request body nests deeper than %u levels",
 			 ctx->cfg->max_depth);
@@ -676,6 +672,25 @@ out:
 	/* the pieces point into the tree: they are done with */
 	for (size_t i = 0; i < in->npieces; i++)
 		in->pieces[i].node = NULL;
+	return err;
+}
+
+int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
+		    struct inspection *in)
+{
+	struct jsonreq_error jerr;
+	cJSON *root;
+	int err;
+
+	/* strictly: what is inspected must be what the backend reads (jsonreq.h) */
+	root = jsonreq_parse(body, len, &jerr);
+	if (!root) {
+		err = -errno;
+		inspection_init(in);
+		snprintf(in->why, sizeof(in->why), "%s", jerr.why);
+		return err;
+	}
+	err = inspect_tree(ctx, root, in);
 	jsonreq_delete(root);
 	return err;
 }

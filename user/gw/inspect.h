@@ -124,6 +124,11 @@ struct inspection {
  */
 int inspect_request(const struct insp_ctx *ctx, const char *body, size_t len,
 		    struct inspection *in);
+/*
+ * The same over a tree jsonreq_parse() made of the body, which stays the
+ * caller's: masking rewrites its strings in place.
+ */
+int inspect_tree(const struct insp_ctx *ctx, cJSON *root, struct inspection *in);
 void inspection_free(struct inspection *in);
 
 /*

@@ -461,9 +461,10 @@ static bool body_required(const struct http1_msg *m)
 /*
  * The model, user, completion bound and stream fields of a JSON body. A
  * body that says it is JSON (or looks like it) must be by jsonreq_parse()'s
- * strict reading, or it is refused: 0 to go on, -1 when answered.
+ * strict reading, or it is refused: 0 to go on, -1 when answered. With
+ * keep, the tree is handed on in *keep for inspection instead of freed.
  */
-static int body_model(struct client *c)
+static int body_model(struct client *c, cJSON **keep)
 {
 	cJSON *root, *model, *user, *so;
 	const struct bpe *bpe;
@@ -520,7 +521,10 @@ static int body_model(struct client *c)
 	}
 	if (c->view->rt->any_prefix)
 		prompt_head(&c->prompt_head, root);
-	jsonreq_delete(root);
+	if (keep)
+		*keep = root;
+	else
+		jsonreq_delete(root);
 	return 0;
 }
 
@@ -536,10 +540,11 @@ static bool route_needs_body(const struct runtime *rt, const struct cfg_route *r
 }
 
 /*
- * Inspects the body and acts on the verdict: 0 to go on (the body may be
- * masked, the route and pool changed), -1 when the request was answered.
+ * Inspects the body (tree: body_model()'s parse of it, or NULL) and acts on
+ * the verdict: 0 to go on (the body may be masked, the route and pool
+ * changed), -1 when the request was answered.
  */
-static int inspect_body(struct client *c, const struct cfg_route **rp)
+static int inspect_body(struct client *c, const struct cfg_route **rp, cJSON *tree)
 {
 	const struct gw_config *cfg = c->view->rt->cfg;
 	struct inspection *in = &c->insp;
@@ -548,7 +553,10 @@ static int inspect_body(struct client *c, const struct cfg_route **rp)
 	int err, route;
 
 	insp_ctx_of(c, &ctx);
-	err = inspect_request(&ctx, buf_head(&c->body), buf_used(&c->body), in);
+	if (tree)
+		err = inspect_tree(&ctx, tree, in);
+	else
+		err = inspect_request(&ctx, buf_head(&c->body), buf_used(&c->body), in);
 	c->inspected = true;
 	if (err) {
 		in->decision = DEC_ERROR;
@@ -897,6 +905,7 @@ static void dispatch(struct client *c)
 	struct worker *w = c->w;
 	const struct gw_config *cfg;
 	const struct cfg_route *r;
+	cJSON *tree = NULL, **keep;
 	char msg[256];
 
 	c->view = w->view;
@@ -904,35 +913,39 @@ static void dispatch(struct client *c)
 	cfg = c->view->rt->cfg;
 	if (origin(c))
 		return;
+	/* the body is parsed once: what body_model() reads, inspection walks */
+	keep = c->view->rt->inspect && buf_used(&c->body) ? &tree : NULL;
 	/* about four bytes a token, until the model's encoding counts them */
 	c->prompt_tokens = buf_used(&c->body) / 4;
 	c->prompt_exact = false;
 	/* The body is read as JSON only where something needs what it says */
-	if (c->view->rt->route_needs_body && body_model(c))
-		return;
+	if (c->view->rt->route_needs_body && body_model(c, keep))
+		goto out;
 	c->route = route_match(cfg, &c->req, c->model, buf_used(&c->body), c->prompt_tokens, NULL, 0);
 	if (c->route < 0) {
 		snprintf(msg, sizeof(msg), "no route for %.*s %.*s", (int)c->req.method_len,
 			 c->req.method_str, (int)(c->req.target_len > 128 ? 128 : c->req.target_len),
 			 c->req.target);
 		client_fail(c, 404, "invalid_request_error", "unknown_url", msg, true);
-		return;
+		goto out;
 	}
 	r = &cfg->routes[c->route];
 	c->api = route_api(r, &c->req);
 	if (!c->view->rt->route_needs_body && !r->refuse && route_needs_body(c->view->rt, r) &&
-	    body_model(c))
-		return;
+	    body_model(c, keep))
+		goto out;
 	if (r->refuse) {
 		snprintf(msg, sizeof(msg), "%.*s is not served here",
 			 (int)(c->req.target_len > 128 ? 128 : c->req.target_len), c->req.target);
 		client_fail(c, 404, "invalid_request_error", "unknown_url", msg, true);
-		return;
+		goto out;
 	}
 	c->pool = r->pool;
 	c->no_fallback = false;
-	if (c->view->rt->inspect && buf_used(&c->body) && inspect_body(c, &r))
-		return;
+	if (keep && inspect_body(c, &r, tree))
+		goto out;
+	jsonreq_delete(tree);
+	tree = NULL;
 	if (c->view->rt->accounting && (permit(c, r) || admit(c, r)))
 		return;
 	c->pool_step = 0;
@@ -944,6 +957,9 @@ static void dispatch(struct client *c)
 	timer_disarm(&w->loop, &c->timer);
 	client_events(c);
 	upstream_start(c);
+	return;
+out:
+	jsonreq_delete(tree);
 }
 
 /* Moves body bytes from the input to the body buffer. 1 when complete, 0 more, <0 refuse. */
