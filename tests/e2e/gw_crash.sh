@@ -10,19 +10,11 @@ set -u
 . "$(dirname "$0")/gw_lib.sh"
 
 gw_start crash 120
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-gwcrash-$$
 lab_host_add attacker a 3 && lab_host_add flooder f 4 || { not_ok "lab: attacker and flooder"; exit 1; }
 GC=$(lab_gwdev client)
 GA=$(lab_gwdev attacker)
 GF=$(lab_gwdev flooder)
-xdp_cleanup() {
-	local d
-	for d in "$GC" "$GA" "$GF"; do
-		lab_ctl gw iface detach "$d" purge >/dev/null 2>&1
-	done
-	rm -rf "$SLUICE_PIN_ROOT"
-}
-trap 'xdp_cleanup; gw_cleanup' EXIT
+gw_xdp_pins "$GC" "$GA" "$GF"
 AUDIT=$GW_TMP/audit.jsonl
 B1=$(gw_host backend1)
 gw_mock backend1 9000 >/dev/null || { not_ok "mock backend1:9000"; exit 1; }

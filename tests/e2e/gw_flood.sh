@@ -8,14 +8,9 @@ set -u
 . "$(dirname "$0")/gw_lib.sh"
 
 gw_start flood 90
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-gwflood-$$
 lab_host_add attacker a 3 || { not_ok "lab: attacker"; exit 1; }
 GA=$(lab_gwdev attacker)
-flood_cleanup() {
-	lab_ctl gw iface detach "$GA" purge >/dev/null 2>&1
-	rm -rf "$SLUICE_PIN_ROOT"
-}
-trap 'flood_cleanup; gw_cleanup' EXIT
+gw_xdp_pins "$GA"
 B1=$(gw_host backend1)
 gw_mock backend1 9000 >/dev/null || { not_ok "mock backend1:9000"; exit 1; }
 ADMIN=$GW_TMP/admin.sock

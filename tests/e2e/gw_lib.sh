@@ -30,6 +30,7 @@ export SLUICE_TIKTOKEN_DIR=${SLUICE_TIKTOKEN_DIR:-$GW_BUILD/share/tiktoken}
 SLUICED=$GW_BUILD/sluiced
 MOCKLLM=$GW_BUILD/mockllm
 GW_PIDS=()
+GW_XDP_DEVS=()
 SLUICED_PID=
 GW_V4=198.18.1.1
 GW_TLS=8443
@@ -65,6 +66,13 @@ gw_start() {
 	diag "lab $LAB_PREFIX, $(nproc) CPUs"
 }
 
+# gw_xdp_pins DEV...: the data plane's pins under a root of this test's own;
+# gw_cleanup detaches sluice_xdp from the gateway's DEVs and removes the root.
+gw_xdp_pins() {
+	export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-gw$E2E_NAME-$$
+	GW_XDP_DEVS=("$@")
+}
+
 gw_cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
@@ -72,6 +80,10 @@ gw_cleanup() {
 	for p in "${GW_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	for p in "${GW_XDP_DEVS[@]}"; do
+		lab_ctl gw iface detach "$p" purge >/dev/null 2>&1
+	done
+	[ "${#GW_XDP_DEVS[@]}" = 0 ] || rm -rf "$SLUICE_PIN_ROOT"
 	# a SAN=1 build reports into the log: any report is a failure of the test
 	if [ -f "${GW_LOG:-}" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
 		"$GW_LOG" "$GW_LOG.old" 2>/dev/null; then

@@ -11,17 +11,12 @@ set -u
 . "$(dirname "$0")/gw_lib.sh"
 
 gw_start priv 90
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-gwpriv-$$
 U=sluice-t$$
 useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$U" || { not_ok "a system user for the test"; exit 1; }
 GC=$(lab_gwdev client)
 GB=$(lab_gwdev backend1)
-priv_cleanup() {
-	lab_ctl gw iface detach "$GC" purge >/dev/null 2>&1
-	rm -rf "$SLUICE_PIN_ROOT"
-	userdel "$U" 2>/dev/null
-}
-trap 'priv_cleanup; gw_cleanup' EXIT
+gw_xdp_pins "$GC"
+trap 'userdel "$U" 2>/dev/null; gw_cleanup' EXIT
 VAR=$GW_TMP/var
 mkdir -p "$VAR" && chown "$U:" "$VAR" && chmod 0700 "$VAR"
 # the certificates' keys readable by the user's group, as a packager would set them

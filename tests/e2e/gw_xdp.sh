@@ -7,13 +7,8 @@ set -u
 . "$(dirname "$0")/gw_lib.sh"
 
 gw_start xdp 60
-export SLUICE_PIN_ROOT=/sys/fs/bpf/sluice-gwxdp-$$
 GC=$(lab_gwdev client)
-xdp_cleanup() {
-	lab_ctl gw iface detach "$GC" purge >/dev/null 2>&1
-	rm -rf "$SLUICE_PIN_ROOT"
-}
-trap 'xdp_cleanup; gw_cleanup' EXIT
+gw_xdp_pins "$GC"
 B1=$(gw_host backend1)
 gw_mock backend1 9000 >/dev/null || { not_ok "mock backend1:9000"; exit 1; }
 cat >"$GW_CFG" <<EOF
