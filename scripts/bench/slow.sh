@@ -4,20 +4,26 @@
 # shellcheck disable=SC2154
 #
 # slow.sh [--quick]: what slow clients cost legitimate ones, in one run on
-# 127.0.0.1 against build/mockllm. Each round runs wrk twice against the
-# same sluiced, in an order rotated every round:
-#   base    wrk alone
-#   attack  wrk while slowhttptest holds $SLOW connections open: 3/4
-#           Slowloris (a header line every 5 s) and 1/4 slow bodies (about 2 KB
-#           a second: above body_min_rate, so they live to body_timeout)
-# The attack's connections are all open before wrk starts and are closed
-# (slowhttptest stopped) before the next run. Figures: wrk's p99 under
-# attack against base (target <= 2x, issue 7), req/s, and sluiced's RSS
+# 127.0.0.1 against build/mockllm, for sluiced and for nginx (the baseline:
+# the same attack on the same machine). Each round runs wrk four times, in
+# an order rotated every round:
+#   base    wrk alone against the proxy
+#   attack  wrk while slowhttptest holds $SLOW connections open to the same
+#           proxy: 3/4 Slowloris (a header line every 5 s) and 1/4 slow
+#           bodies (about 2 KB a second: above body_min_rate, so they live to
+#           body_timeout)
+# The attack's connections are all open, and $SETTLE s old, before wrk
+# starts, and are closed (slowhttptest stopped) before the next run.
+# Figures: wrk's p99 under attack against its base (target <= 2x, issue 7)
+# and against nginx's under the same attack, req/s, and each proxy's RSS
 # per open slow connection (target <= 32 KiB).
-# CPUs: sluiced (2 workers) and the mock on CPU $PROXY_CPU; wrk and
-# slowhttptest on CPU $CLIENT_CPU.
-# Knobs (environment): ROUNDS DUR WARM_DUR CONNS SLOW. --quick: 1 short
-# round of 400 slow connections; exits non-zero if any step fails (a
+# CPUs: the proxy (sluiced: 2 workers; nginx: 1 worker) and the mock on CPU
+# $PROXY_CPU; wrk and slowhttptest on CPU $CLIENT_CPU, slowhttptest in the
+# idle scheduling class so that it takes only what wrk leaves: on 2 CPUs
+# the attacker shares the client's, and its own CPU would otherwise be
+# what the figure measures.
+# Knobs (environment): ROUNDS DUR WARM_DUR CONNS SLOW SETTLE. --quick: 1
+# short round of 400 slow connections; exits non-zero if any step fails (a
 # missed target is not).
 set -euo pipefail
 
@@ -37,12 +43,13 @@ else
 	WARMTXT="after a warm-up round"
 fi
 CONNS=${CONNS:-16}
+SETTLE=${SETTLE:-2}
 PROXY_CPU=0
 MOCK_CPU=0
 CLIENT_CPU=1
 
 bench_init slow-bench
-bench_need wrk slowhttptest taskset setsid timeout ss awk curl
+bench_need wrk slowhttptest nginx taskset chrt setsid timeout ss awk curl
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
 BUILD=${SLUICE_BUILD:-$ROOT/build}
@@ -54,12 +61,13 @@ T=$BENCH_TMP
 LUA=$ROOT/scripts/bench/proxy_chat.lua
 sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
 [ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
-bench_pick_ports 2
-MOCK_PORT=${BENCH_PORTS[0]} PORT=${BENCH_PORTS[1]}
+bench_pick_ports 3
+MOCK_PORT=${BENCH_PORTS[0]} PORT=${BENCH_PORTS[1]} NGINX_PORT=${BENCH_PORTS[2]}
 ADMIN=$T/admin.sock
 HEADS=$((SLOW * 3 / 4))
 BODIES=$((SLOW - HEADS))
 ulimit -Sn "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
 
 cat >"$T/sluice.json" <<EOF
 {
@@ -74,38 +82,50 @@ cat >"$T/sluice.json" <<EOF
 EOF
 
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
-echo "== $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/slowhttptest \1/p' | head -n 1)," \
+echo "== $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/slowhttptest \1/p' | head -n 1)," \
 	"sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw 2>/dev/null)" ] && echo ", user/gw modified"))"
-echo "== CPUs: sluiced and mock on $PROXY_CPU; wrk and slowhttptest on $CLIENT_CPU"
+echo "== CPUs: the proxy and the mock on $PROXY_CPU; wrk and slowhttptest (idle class) on $CLIENT_CPU"
 
 bench_spawn "$T/mock.log" taskset -c $MOCK_CPU "$T/mockllm" --listen "127.0.0.1:$MOCK_PORT" --threads 1
 bench_wait_http "http://127.0.0.1:$MOCK_PORT" "$T/body.json"
 bench_spawn "$T/sluiced.log" taskset -c $PROXY_CPU "$T/sluiced" -c "$T/sluice.json"
-PG=$BENCH_PID
+declare -A PG PORTS SPID
+PG[sluiced]=$BENCH_PID PORTS[sluiced]=$PORT
 bench_wait_http "http://127.0.0.1:$PORT" "$T/body.json"
-SPID=$(pgrep -g "$PG" -x sluiced | head -n 1)
+SPID[sluiced]=$(pgrep -g "${PG[sluiced]}" -x sluiced | head -n 1)
+sed -e "s#@DIR@#$T#g" -e "s#@PORT@#$NGINX_PORT#g" -e "s#@UPSTREAM@#127.0.0.1:$MOCK_PORT#g" \
+	-e "s#@NOFILE@#$NOFILE#g" "$ROOT/scripts/bench/slow_nginx.conf" >"$T/nginx.conf"
+bench_spawn "$T/nginx.log" taskset -c $PROXY_CPU nginx -c "$T/nginx.conf" -p "$T"
+PG[nginx]=$BENCH_PID PORTS[nginx]=$NGINX_PORT
+bench_wait_http "http://127.0.0.1:$NGINX_PORT" "$T/body.json"
+# the worker's RSS: the master holds no connection
+SPID[nginx]=$(pgrep -P "$(pgrep -g "${PG[nginx]}" -x nginx | head -n 1)" | head -n 1)
+[ -n "${SPID[nginx]}" ] || bench_die "no nginx worker"
 
-active() {
-	curl -s --max-time 5 --unix-socket "$ADMIN" http://sluice/metrics |
-		awk '$1 ~ /^sluice_connections_active/ { s += $2 } END { print s + 0 }'
+# open PROXY: the proxy's established client connections
+open_conns() {
+	ss -Htn state established "( sport = :${PORTS[$1]} )" | wc -l
 }
-rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$SPID/status"; }
+rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/${SPID[$1]}/status"; }
 
-# attack_start: slowhttptest's connections, all open (or a failure)
+# attack_start PROXY: slowhttptest's connections, all open (or a failure)
 ATTACK=()
 attack_start() {
-	local want=$((SLOW * 95 / 100)) i
-	bench_spawn "$T/slow-h.log" taskset -c $CLIENT_CPU slowhttptest -H -c "$HEADS" -r 1000 -i 5 -x 8 \
-		-l 600 -p 5 -u "http://127.0.0.1:$PORT/v1/models"
+	local want=$((SLOW * 95 / 100)) port=${PORTS[$1]} i
+	bench_spawn "$T/slow-h.log" taskset -c $CLIENT_CPU chrt -i 0 slowhttptest -H -c "$HEADS" -r 1000 -i 5 -x 8 \
+		-l 600 -p 5 -u "http://127.0.0.1:$port/v1/models"
 	ATTACK=("$BENCH_PID")
-	bench_spawn "$T/slow-b.log" taskset -c $CLIENT_CPU slowhttptest -B -c "$BODIES" -r 1000 -i 1 -x 2000 \
-		-s 4000000 -l 600 -p 5 -t POST -f application/json -u "http://127.0.0.1:$PORT/v1/chat/completions"
+	bench_spawn "$T/slow-b.log" taskset -c $CLIENT_CPU chrt -i 0 slowhttptest -B -c "$BODIES" -r 1000 -i 1 -x 2000 \
+		-s 4000000 -l 600 -p 5 -t POST -f application/json -u "http://127.0.0.1:$port/v1/chat/completions"
 	ATTACK+=("$BENCH_PID")
 	for i in $(seq 150); do
-		[ "$(active)" -ge "$want" ] && return 0
+		if [ "$(open_conns "$1")" -ge "$want" ]; then
+			sleep "$SETTLE"
+			return 0
+		fi
 		sleep 0.1
 	done
-	bench_log "only $(active) of $SLOW slow connections open after 15 s"
+	bench_log "$1: only $(open_conns "$1") of $SLOW slow connections open after 15 s"
 	return 1
 }
 attack_stop() {
@@ -115,10 +135,10 @@ attack_stop() {
 	done
 	ATTACK=()
 	for i in $(seq 100); do
-		[ "$(active)" -le 1 ] && return 0
+		[ "$(open_conns "$1")" -eq 0 ] && return 0
 		sleep 0.1
 	done
-	bench_log "$(active) connections still open after the attack stopped"
+	bench_log "$1: $(open_conns "$1") connections still open after the attack stopped"
 }
 
 FAILED=0
@@ -129,49 +149,57 @@ MEM=$T/mem.txt
 echo
 echo "== wrk -t1 -c$CONNS -d${DUR}s -s proxy_chat.lua, plain HTTP, $ROUNDS rounds, $WARMTXT;" \
 	"attack: $HEADS slow heads + $BODIES slow bodies"
-rss0=$(rss_kib)
 for round in $(seq "$FIRST" "$ROUNDS"); do
 	d=$DUR
 	[ "$round" = 0 ] && d=$WARM_DUR
-	for who in $(bench_rotate "$round" base attack); do
-		if [ "$who" = attack ]; then
-			base_rss=$(rss_kib)
-			attack_start || FAILED=1
-			open=$(active)
+	for run in $(bench_rotate "$round" sluiced-base sluiced-attack nginx-base nginx-attack); do
+		p=${run%-*}
+		if [ "${run#*-}" = attack ]; then
+			base_rss=$(rss_kib "$p")
+			attack_start "$p" || FAILED=1
+			open=$(open_conns "$p")
 		fi
-		bench_wrk_round "$TPUT" "$round" "$who" "$PG" "$d" slow \
-			"http://127.0.0.1:$PORT/v1/chat/completions" || FAILED=1
-		if [ "$who" = attack ]; then
-			r=$(rss_kib)
-			still=$(active)
-			[ "$round" = 0 ] || echo "$round $open $still $(( (r - base_rss) * 1024 / (open > 0 ? open : 1) ))" >>"$MEM"
-			[ "$round" = 0 ] || printf '   round %d: %d slow connections open at the start, %d at the end, RSS %d -> %d KiB\n' \
-				"$round" "$open" "$still" "$base_rss" "$r" >&2
-			attack_stop
+		bench_wrk_round "$TPUT" "$round" "$run" "${PG[$p]}" "$d" slow \
+			"http://127.0.0.1:${PORTS[$p]}/v1/chat/completions" || FAILED=1
+		if [ "${run#*-}" = attack ]; then
+			r=$(rss_kib "$p")
+			still=$(open_conns "$p")
+			[ "$round" = 0 ] || echo "$round $p $open $still $(( (r - base_rss) * 1024 / (open > 0 ? open : 1) ))" >>"$MEM"
+			[ "$round" = 0 ] || printf '   round %d %s: %d slow connections open at the start, %d at the end, RSS %d -> %d KiB\n' \
+				"$round" "$p" "$open" "$still" "$base_rss" "$r" >&2
+			attack_stop "$p"
 		fi
 	done
 done
 
 echo
-echo "| run | req/s | p50 µs | p99 µs | p99 / base |"
-echo "|---|---|---|---|---|"
-for who in base attack; do
-	echo "| $who | $(bench_stat "$TPUT" $who 3) | $(bench_stat "$TPUT" $who 4) | $(bench_stat "$TPUT" $who 5) |" \
-		"$(bench_ratio "$TPUT" $who base 5) |"
+echo "| run | req/s | p50 µs | p99 µs | p99 / its base | p99 / nginx's (same run) |"
+echo "|---|---|---|---|---|---|"
+for run in sluiced-base sluiced-attack nginx-base nginx-attack; do
+	echo "| $run | $(bench_stat "$TPUT" "$run" 3) | $(bench_stat "$TPUT" "$run" 4) | $(bench_stat "$TPUT" "$run" 5) |" \
+		"$(bench_ratio "$TPUT" "$run" "${run%-*}-base" 5) | $(bench_ratio "$TPUT" "$run" "nginx-${run#*-}" 5) |"
 done
-per=$(awk '{ print $4 }' "$MEM" | bench_summary)
 echo
-echo "slow connections open during wrk: $(awk '{ print $2 }' "$MEM" | bench_summary) at the start," \
-	"$(awk '{ print $3 }' "$MEM" | bench_summary) at the end; RSS per open slow connection: $per bytes" \
-	"(RSS before the first attack: $rss0 KiB)"
+for p in sluiced nginx; do
+	echo "$p: slow connections open during wrk: $(awk -v p=$p '$2 == p { print $3 }' "$MEM" | bench_summary) at the start," \
+		"$(awk -v p=$p '$2 == p { print $4 }' "$MEM" | bench_summary) at the end; RSS per open slow connection:" \
+		"$(awk -v p=$p '$2 == p { print $5 }' "$MEM" | bench_summary) bytes"
+done
 
 echo
 echo "== targets (issue 7)"
-ratio=$(awk '$1 >= 1 && $2 == "attack" { v[$1] = $5 } $1 >= 1 && $2 == "base" { w[$1] = $5 }
-	END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$TPUT" | bench_median)
-mem=$(awk '{ print $4 }' "$MEM" | bench_median)
-printf '   p99 under attack / base   %6.2f x    (<= 2)        %s\n' "${ratio:-0}" "$(bench_met "${ratio:-0}" '<=' 2)"
-printf '   RSS per slow connection   %6d B    (<= 32768)    %s\n' "${mem:-0}" "$(bench_met "${mem:-0}" '<=' 32768)"
+ratio() {	# RUN BASE: the median over rounds of RUN's p99 over BASE's
+	awk -v n="$1" -v b="$2" '$1 >= 1 && $2 == n { v[$1] = $5 } $1 >= 1 && $2 == b { w[$1] = $5 }
+		END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$TPUT" | bench_median
+}
+own=$(ratio sluiced-attack sluiced-base)
+ng=$(ratio nginx-attack nginx-base)
+vs=$(ratio sluiced-attack nginx-attack)
+mem=$(awk '$2 == "sluiced" { print $5 }' "$MEM" | bench_median)
+printf '   p99 under attack / base     %6.2f x    (<= 2)        %s   (nginx: %.2f x)\n' \
+	"${own:-0}" "$(bench_met "${own:-0}" '<=' 2)" "${ng:-0}"
+printf '   p99 under attack / nginx    %6.2f x    (<= 1)        %s\n' "${vs:-0}" "$(bench_met "${vs:-0}" '<=' 1)"
+printf '   RSS per slow connection    %6d B    (<= 32768)    %s\n' "${mem:-0}" "$(bench_met "${mem:-0}" '<=' 32768)"
 
 if [ $FAILED != 0 ]; then
 	bench_log "some steps failed (see above)"
