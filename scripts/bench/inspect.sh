@@ -57,17 +57,10 @@ bench_init inspect-bench
 bench_need wrk openssl taskset setsid timeout ss awk jq curl
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
-BUILD=${SLUICE_BUILD:-$ROOT/build}
-for f in sluiced mockllm bench/inspect_scan bench/proxy_client; do
-	[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make tests)"
-	cp "$BUILD/$f" "$BENCH_TMP/${f#bench/}"
-done
-T=$BENCH_TMP
-LUA=$ROOT/scripts/bench/proxy_chat.lua
+bench_bins sluiced mockllm bench/inspect_scan bench/proxy_client
+bench_chat_body
 CORPUS=${CORPUS:-$ROOT/tests/data/prompts/benign.txt}
 [ -s "$CORPUS" ] || bench_die "$CORPUS missing"
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
 
 # The texts: the corpus's ASCII lines (inspect_scan makes the accented
 # variant itself); the 32 KiB prompt: those lines over again, with PII every
@@ -139,7 +132,7 @@ sluiced_conf() {
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
 echo "== $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')," \
 	"Hyperscan API: vectorscan $(dpkg-query -W -f='${Version}' libvectorscan5 2>/dev/null || echo ?)," \
-	"sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw etc/patterns 2>/dev/null)" ] && echo ", modified"))"
+	"$(bench_sluiced_rev user/gw etc/patterns)"
 echo "== CPUs: sluiced and mock on $PROXY_CPU, clients on $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 FAILED=0

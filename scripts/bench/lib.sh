@@ -239,3 +239,33 @@ bench_diff() {
 bench_met() {
 	awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN { ok = op == ">=" ? v >= t : v <= t; print ok ? "met" : "NOT met" }'
 }
+
+# bench_bins FILE...: copies each built FILE (bench/x as x) into BENCH_TMP,
+# the tree may be rebuilt while a bench runs; sets BUILD and T.
+bench_bins() {
+	local f
+
+	BUILD=${SLUICE_BUILD:-$ROOT/build}
+	for f in "$@"; do
+		[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make tests)"
+		cp "$BUILD/$f" "$BENCH_TMP/${f##*/}"
+	done
+	T=$BENCH_TMP
+}
+
+# bench_chat_body: $T/body.json, the chat request proxy_chat.lua sends; sets LUA.
+bench_chat_body() {
+	LUA=$ROOT/scripts/bench/proxy_chat.lua
+	sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
+	[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+}
+
+# bench_sluiced_rev [PATH...]: "sluiced VERSION (COMMIT[, PATH... modified])"
+# of $T/sluiced and the checkout; PATH defaults to user/gw.
+bench_sluiced_rev() {
+	local paths=("${@:-user/gw}") dirty
+
+	[ -n "$(git -C "$ROOT" status --porcelain -- "${paths[@]}" 2>/dev/null)" ] && dirty=", ${paths[*]} modified"
+	echo "sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }')" \
+		"($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)${dirty:-})"
+}

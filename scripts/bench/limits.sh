@@ -115,9 +115,7 @@ done
 
 # --- 2. proxy with keys and limits ---
 cp "$BUILD/sluiced" "$BUILD/mockllm" "$T/"
-LUA=$ROOT/scripts/bench/proxy_chat.lua
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+bench_chat_body
 bench_cert "$T"
 echo '{ "keys": [] }' >"$T/keys.json"
 KEY=$("$BUILD/sluicectl" -j key add tenant bench file "$T/keys.json" admin "unix:$T/none.sock" 2>/dev/null |

@@ -47,15 +47,8 @@ bench_init metrics-bench
 bench_need wrk openssl taskset setsid timeout ss awk curl prometheus
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
-BUILD=${SLUICE_BUILD:-$ROOT/build}
-for f in sluiced mockllm; do
-	[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make)"
-	cp "$BUILD/$f" "$BENCH_TMP/$f"
-done
-T=$BENCH_TMP
-LUA=$ROOT/scripts/bench/proxy_chat.lua
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+bench_bins sluiced mockllm
+bench_chat_body
 
 bench_cert "$T"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/admin.token"
@@ -85,7 +78,7 @@ sluiced_conf() {
 
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
 echo "== $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), Prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }')," \
-	"sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw 2>/dev/null)" ] && echo ", user/gw modified"))"
+	"$(bench_sluiced_rev)"
 echo "== CPUs: sluiced and mock on $PROXY_CPU; wrk, Prometheus and the poller on $CLIENT_CPU"
 
 declare -A PG

@@ -78,22 +78,14 @@ bench_init proxy-bench
 bench_need wrk nginx haproxy openssl taskset setsid timeout ss awk cc
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
-BUILD=${SLUICE_BUILD:-$ROOT/build}
-for f in sluiced mockllm; do
-	[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make)"
-	# A copy: the tree may be rebuilt while this runs
-	cp "$BUILD/$f" "$BENCH_TMP/$f"
-done
+bench_bins sluiced mockllm
 CLIENT=$BUILD/bench/proxy_client
 if ! [ -x "$CLIENT" ] || [ "$CLIENT" -ot "$ROOT/scripts/bench/proxy_client.c" ]; then
 	CLIENT=$BENCH_TMP/proxy_client
 	cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$CLIENT" "$ROOT/scripts/bench/proxy_client.c" -lssl -lcrypto -lpthread ||
 		bench_die "cannot build proxy_client"
 fi
-LUA=$ROOT/scripts/bench/proxy_chat.lua
-T=$BENCH_TMP
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+bench_chat_body
 echo '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Count for me."}]}' \
 	>"$T/stream.json"
 
@@ -176,7 +168,7 @@ group_mem() {
 }
 
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
-echo "== $(nginx -v 2>&1 | sed 's/.*: //'), HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }'), sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw 2>/dev/null)" ] && echo ", user/gw modified"))"
+echo "== $(nginx -v 2>&1 | sed 's/.*: //'), HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }'), $(bench_sluiced_rev)"
 echo "== CPUs: proxy and mock on $PROXY_CPU, clients on $CLIENT_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 declare -A PG

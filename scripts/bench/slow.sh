@@ -52,15 +52,8 @@ bench_init slow-bench
 bench_need wrk slowhttptest nginx taskset chrt setsid timeout ss awk curl
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
-BUILD=${SLUICE_BUILD:-$ROOT/build}
-for f in sluiced mockllm; do
-	[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make)"
-	cp "$BUILD/$f" "$BENCH_TMP/$f"
-done
-T=$BENCH_TMP
-LUA=$ROOT/scripts/bench/proxy_chat.lua
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+bench_bins sluiced mockllm
+bench_chat_body
 bench_pick_ports 3
 MOCK_PORT=${BENCH_PORTS[0]} PORT=${BENCH_PORTS[1]} NGINX_PORT=${BENCH_PORTS[2]}
 ADMIN=$T/admin.sock
@@ -83,7 +76,7 @@ EOF
 
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
 echo "== $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(slowhttptest -h 2>&1 | sed -n 's/.*version \([0-9.]*\).*/slowhttptest \1/p' | head -n 1)," \
-	"sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }') ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw 2>/dev/null)" ] && echo ", user/gw modified"))"
+	"$(bench_sluiced_rev)"
 echo "== CPUs: the proxy and the mock on $PROXY_CPU; wrk and slowhttptest (idle class) on $CLIENT_CPU"
 
 bench_spawn "$T/mock.log" taskset -c $MOCK_CPU "$T/mockllm" --listen "127.0.0.1:$MOCK_PORT" --threads 1

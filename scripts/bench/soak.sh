@@ -40,15 +40,8 @@ bench_init soak-bench
 bench_need wrk taskset setsid timeout ss awk curl
 [ "$(nproc)" -ge 2 ] || bench_die "needs 2 CPUs"
 
-BUILD=${SLUICE_BUILD:-$ROOT/build}
-for f in sluiced mockllm bench/proxy_client; do
-	[ -x "$BUILD/$f" ] || bench_die "$BUILD/$f not built (make tests)"
-	cp "$BUILD/$f" "$BENCH_TMP/${f#bench/}"
-done
-T=$BENCH_TMP
-LUA=$ROOT/scripts/bench/proxy_chat.lua
-sed -n 's/^local body = \[\[\(.*\)\]\] -- BODY$/\1/p' "$LUA" >"$T/body.json"
-[ -s "$T/body.json" ] || bench_die "no BODY line in $LUA"
+bench_bins sluiced mockllm bench/proxy_client
+bench_chat_body
 printf '{"model":"m","stream":true,"messages":[{"role":"user","content":"go on"}]}' >"$T/stream.json"
 bench_pick_ports 2
 MOCK_PORT=${BENCH_PORTS[0]} PORT=${BENCH_PORTS[1]}
@@ -71,8 +64,7 @@ cat >"$T/sluice.json" <<EOF
 EOF
 
 echo "== $(date -u '+%F %T UTC'), $(uname -r), $(nproc) CPUs: $(lscpu | sed -n 's/^Model name: *//p')"
-echo "== $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), sluiced $("$T/sluiced" --version 2>&1 | awk '{ print $NF }')" \
-	"($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain -- user/gw 2>/dev/null)" ] && echo ", user/gw modified"))"
+echo "== $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(bench_sluiced_rev)"
 echo "== CPUs: sluiced and mock on $PROXY_CPU; clients on $CLIENT_CPU; $DUR s"
 
 bench_spawn "$T/mock.log" taskset -c $MOCK_CPU "$T/mockllm" --listen "127.0.0.1:$MOCK_PORT" --threads 1
