@@ -57,7 +57,7 @@ LIBGW     := $(BUILD)/libgw.a
 DEPS_STAMP := build/.deps-build
 TEST_DEPS_STAMP := build/.deps-test
 
-.PHONY: all deps test-deps tests test demo bench install clean fuzzers fuzz
+.PHONY: all deps test-deps tests unit-bins test demo bench install clean fuzzers fuzz
 MOCK_SRCS := $(wildcard tests/mock/*.c)
 all: $(BUILD)/sluicectl $(BUILD)/sluiced $(if $(MOCK_SRCS),$(BUILD)/mockllm)
 
@@ -165,7 +165,11 @@ fuzz: fuzzers
 
 tests: all $(UNIT_BINS) $(BPFT_BINS) $(BENCH_BINS) $(TIKTOKEN) $(FUZZ_BINS)
 
+# the sanitizer build tests/san/run.sh runs again (build/san)
+unit-bins: all $(UNIT_BINS) $(BPFT_BINS)
+
 test: test-deps tests
+	$(Q)$(MAKE) --no-print-directory SAN=1 unit-bins
 	$(Q)SLUICE_BUILD=$(abspath $(BUILD)) tests/run.sh
 
 demo: all test-deps

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test layer and ends with one line: "N passed, N failed".
 #   cmocka binaries (unit, bpf): counted from their summary lines.
-#   scripts (e2e, cli, fuzz): TAP lines "ok - name" / "not ok - name".
+#   scripts (e2e, cli, san, fuzz): TAP lines "ok - name" / "not ok - name".
 # A layer that dies without a summary counts as one failure.
 # Usage: tests/run.sh [PATTERN]  (runs only tests whose path matches)
 set -u
@@ -58,7 +58,7 @@ for bin in "$B"/tests/test_*; do
 	[ -n "$only" ] && [[ $bin != *$only* ]] && continue
 	run_cmocka "$bin"
 done
-for t in tests/cli/*.sh tests/mock/test_*.sh tests/e2e/*.sh tests/fuzz/run.sh; do
+for t in tests/cli/*.sh tests/mock/test_*.sh tests/e2e/*.sh tests/san/run.sh tests/fuzz/run.sh; do
 	[ -f "$t" ] || continue
 	[ -n "$only" ] && [[ $t != *$only* ]] && continue
 	run_tap "$t"
