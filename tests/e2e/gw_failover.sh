@@ -26,6 +26,7 @@ cat >"$GW_CFG" <<EOF
 {
   "workers": 2,
   "admin": { "address": "unix:$ADMIN_SOCK" },
+  "audit": { "path": "$GW_TMP/audit.jsonl", "sync": "always" },
 $(gw_listeners),
   "pools": {
     "ha": { "backends": [ { "url": "http://$B1:9000" }, { "url": "http://$B2:9000" } ], $HEALTH },
@@ -121,12 +122,37 @@ is "retry: ... all 20 answered by backend2" "$(($(n backend2 9001) - r2))" "20"
 ok_if "retry: the dead backend is ejected passively after 3 failures (log)" \
 	grep -q "pool=retry backend=http://$B1:9001 ejected for=10000ms after=3 failures" "$GW_LOG"
 
-# A stream that fails after its first bytes went out is not retried: the client sees it cut
+# A stream that fails after its first bytes went out is not retried; it ends
+# well: the events that came, an error event in the API's shape, the body's end.
+# midstream NAME FAULT PATH BODY: curl's exit and status in $GW_TMP/NAME.rc, the body in NAME
+midstream() {
+	cl -o "$GW_TMP/$1" -w '%{http_code}' -H 'x-pool: retry' -H "x-mock-fault: $2" -H 'x-mock-tokens: 10' \
+		-d "$4" "$TLS_URL$3" >"$GW_TMP/$1.code" 2>/dev/null
+	echo "$? $(cat "$GW_TMP/$1.code")" >"$GW_TMP/$1.rc"
+}
+events() {	# FILE: the data of its events, one a line
+	sed -n 's/^data: //p' "$1"
+}
 r1=$(mstat backend2 9001 .requests.total)
-code=$(cl -o /dev/null -w '%{http_code}' -H 'x-pool: retry' -H 'x-mock-fault: reset-after=2' -H 'x-mock-tokens: 10' \
-	-d '{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}' "$TLS_URL/v1/chat/completions" 2>/dev/null)
-is "retry: a stream reset mid-way reaches the client as a cut 200, sent once" \
-	"$code $(($(mstat backend2 9001 .requests.total) - r1))" "200 1"
+OSTREAM='{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}'
+midstream reset-o reset-after=2 /v1/chat/completions "$OSTREAM"
+is "mid-stream: a stream reset after 2 events ends as a whole 200 (curl exit, status), sent once" \
+	"$(cat "$GW_TMP/reset-o.rc") $(($(mstat backend2 9001 .requests.total) - r1))" "0 200 1"
+is "mid-stream: ... the 2 token events came first" \
+	"$(events "$GW_TMP/reset-o" | head -n 3 | jq -r '.choices[0].delta.content // empty' 2>/dev/null | grep -c .)" 2
+is "mid-stream: ... then one error event in OpenAI's shape, the last" \
+	"$(events "$GW_TMP/reset-o" | tail -n 1 | jq -c '[.error.type, .error.code, (.error.message | test("upstream failed mid-answer"))]' 2>/dev/null)" \
+	'["api_error","upstream_error",true]'
+is "mid-stream: ... and no [DONE]: the answer did not end normally" "$(grep -c '^data: \[DONE\]' "$GW_TMP/reset-o")" 0
+midstream close-a close-after=3 /v1/messages \
+	'{"model":"claude-x","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"x"}]}'
+is "mid-stream: an Anthropic stream the backend closes after 3 events ends as a whole 200" \
+	"$(cat "$GW_TMP/close-a.rc")" "0 200"
+is "mid-stream: ... with event: error and Anthropic's error object last" \
+	"$(grep '^event: ' "$GW_TMP/close-a" | tail -n 1) $(events "$GW_TMP/close-a" | tail -n 1 | jq -c '[.type, .error.type]' 2>/dev/null)" \
+	'event: error ["error","api_error"]'
+ok_if "mid-stream: the audit trail has both as errors with status 200" \
+	sh -c "test \$(jq -s '[.[] | select(.status == 200 and .decision == \"error\")] | length' '$GW_TMP/audit.jsonl') -ge 2"
 
 # --- Shedding: one slot, a queue of one for 1 s ---
 # shedburst NAME DELAY: 6 concurrent requests to a backend answering after

@@ -197,6 +197,7 @@ struct client {
 	bool no_fallback;		/* rerouted by policy: that pool only */
 	bool in_request;		/* a request head came: it gets an audit record */
 	bool local_error;		/* answered by an error of our own */
+	bool upstream_cut;		/* the backend failed after the head went out */
 	bool audit_down;		/* refused for a failing trail: no record to try */
 	bool unrecorded;		/* its record failed under on_error refuse: withheld */
 	uint64_t audit_seq;		/* sync always: output waits for this record */

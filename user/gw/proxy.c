@@ -196,7 +196,8 @@ static bool filter_start(struct client *c, const struct http1_msg *m,
 	bool meter = c->sse && c->stream_req && (c->usage_injected || budgeted);
 	struct insp_ctx ctx;
 
-	if (!(judge || restoring || meter) || c->is_head ||
+	/* every stream goes event by event: one the backend fails ends with an error event */
+	if (!(judge || restoring || meter || c->sse) || c->is_head ||
 	    m->status < 200 || m->status >= 300 || m->status == 204 ||
 	    m->body == HTTP1_BODY_NONE)
 		return false;
@@ -1229,6 +1230,7 @@ static void head_complete(struct client *c, size_t len)
 	c->upstream_ns = 0;
 	c->sse = false;
 	c->local_error = false;
+	c->upstream_cut = false;
 	c->audit_down = c->unrecorded = false;
 	c->status = 0;
 	c->route = c->pool = c->backend = -1;
@@ -1689,6 +1691,34 @@ fail:
 
 /* --- called by upstream.c --- */
 
+/*
+ * The backend failed after the response head went out. A stream ends
+ * well: its released events, then an error event in the API's shape and
+ * the body's end, the connection closed after. Anything else is cut, so
+ * the client sees it.
+ */
+static void filtered_out(struct client *c, struct buf *tmp);
+
+static void response_failed(struct client *c, const char *why)
+{
+	struct buf tmp = { 0 };
+
+	c->upstream_cut = true;
+	if (!c->filter || restore_fail(c->filter, why, &tmp, max_out())) {
+		buf_free(&tmp);
+		client_close(c);
+		return;
+	}
+	filtered_out(c, &tmp);
+	buf_free(&tmp);
+	if (c->state == C_CLOSED)
+		return;
+	gw_log(2, "worker=%d client=%s id=%s stream ended with an error event: %s", c->w->id,
+	       c->peer_text, c->request_id, why);
+	c->close_after = true;
+	client_response_done(c, true);
+}
+
 void client_upstream_failed(struct client *c, unsigned int cause, const char *why)
 {
 	unsigned int status = cause & (RETRY_TIMEOUT) ? 504 : cause & RETRY_503 ? 503 : 502;
@@ -1696,8 +1726,8 @@ void client_upstream_failed(struct client *c, unsigned int cause, const char *wh
 
 	c->up = NULL;
 	if (c->response_started) {
-		/* Too late for an error response: cut the connection so the client sees it */
-		client_close(c);
+		snprintf(msg, sizeof(msg), "upstream failed mid-answer: %s", why);
+		response_failed(c, msg);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "upstream failed: %s", why);
@@ -1882,11 +1912,11 @@ bool client_release(struct client *c)
 void client_response_done(struct client *c, bool clean)
 {
 	c->up = NULL;
-	M_INC(c->w->st.responses);
 	if (!clean) {
-		client_close(c);
+		response_failed(c, "upstream failed mid-answer: the answer ended before its end");
 		return;
 	}
+	M_INC(c->w->st.responses);
 	if (c->filter) {
 		struct buf tmp = { 0 };
 		int ret = restore_finish(c->filter, &tmp, max_out());

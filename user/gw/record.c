@@ -44,7 +44,7 @@ static enum decision decision_of(const struct client *c)
 		return DEC_BLOCKED;
 	if (c->status == 429)
 		return DEC_THROTTLED;
-	if (c->local_error || c->status >= 500 || !c->status)
+	if (c->local_error || c->upstream_cut || c->status >= 500 || !c->status)
 		return DEC_ERROR;
 	if (!c->inspected)
 		return DEC_ALLOWED;

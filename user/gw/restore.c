@@ -240,17 +240,13 @@ static int put_event(struct buf *out, size_t max, const char *type, const cJSON 
 	return err;
 }
 
-/* A rule stopped the stream: an error event in the API's shape ends it. */
-static int blocked_event(struct restore *r, struct buf *out, size_t max)
+/* An error event in the API's shape; OpenAI's carries code. */
+static int error_event(const struct restore *r, const char *type, const char *code,
+		       const char *msg, struct buf *out, size_t max)
 {
-	const char *msg = r->ctx.cfg->rules[r->in->block_rule].message;
 	cJSON *root = cJSON_CreateObject(), *e = cJSON_CreateObject();
 	int err = -ENOMEM;
 
-	r->blocked = true;
-	buf_reset(&r->pend);
-	explicit_bzero(r->held, sizeof(r->held));
-	r->nheld = 0;
 	if (!root || !e) {
 		cJSON_Delete(root);
 		cJSON_Delete(e);
@@ -259,17 +255,28 @@ static int blocked_event(struct restore *r, struct buf *out, size_t max)
 	cJSON_AddItemToObject(root, "error", e);
 	if (r->anthropic) {
 		if (cJSON_AddStringToObject(root, "type", "error") &&
-		    cJSON_AddStringToObject(e, "type", "invalid_request_error") &&
+		    cJSON_AddStringToObject(e, "type", type) &&
 		    cJSON_AddStringToObject(e, "message", msg))
 			err = put_event(out, max, "error", root);
 	} else if (cJSON_AddStringToObject(e, "message", msg) &&
-		   cJSON_AddStringToObject(e, "type", "invalid_request_error") &&
+		   cJSON_AddStringToObject(e, "type", type) &&
 		   cJSON_AddNullToObject(e, "param") &&
-		   cJSON_AddStringToObject(e, "code", "content_policy_violation")) {
+		   cJSON_AddStringToObject(e, "code", code)) {
 		err = put_event(out, max, NULL, root);
 	}
 	cJSON_Delete(root);
 	return err;
+}
+
+/* A rule stopped the stream: an error event in the API's shape ends it. */
+static int blocked_event(struct restore *r, struct buf *out, size_t max)
+{
+	r->blocked = true;
+	buf_reset(&r->pend);
+	explicit_bzero(r->held, sizeof(r->held));
+	r->nheld = 0;
+	return error_event(r, "invalid_request_error", "content_policy_violation",
+			   r->ctx.cfg->rules[r->in->block_rule].message, out, max);
 }
 
 /* What is held goes out, judged, in a copy of the last event that had text. */
@@ -661,6 +668,23 @@ int restore_feed(struct restore *r, const char *data, size_t len, struct buf *ou
 			return ret;
 	}
 	return 0;
+}
+
+int restore_fail(struct restore *r, const char *why, struct buf *out, size_t max)
+{
+	int err;
+
+	if (!r->sse || r->whole)
+		return -EINVAL;
+	if (r->blocked)
+		return 0;
+	/* the released text stands; an event the backend left half-sent is dropped */
+	if ((err = flush_held(r, out, max)))
+		return err;
+	if (r->blocked)
+		return 0;
+	r->blocked = true;
+	return error_event(r, "api_error", "upstream_error", why, out, max);
 }
 
 int restore_finish(struct restore *r, struct buf *out, size_t max)

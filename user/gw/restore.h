@@ -101,6 +101,14 @@ int restore_feed(struct restore *r, const char *data, size_t len, struct buf *ou
  * error), or -ENOMEM.
  */
 int restore_finish(struct restore *r, struct buf *out, size_t max);
+/*
+ * The backend failed in the middle of a stream: what is held is released,
+ * a half-sent event dropped, and an error event in the API's shape (type
+ * api_error, code upstream_error, message why) ends the answer; the rest
+ * is dropped. -EINVAL when the answer is not a stream (nothing to append
+ * to), -ENOMEM.
+ */
+int restore_fail(struct restore *r, const char *why, struct buf *out, size_t max);
 void restore_fini(struct restore *r);
 
 /*
