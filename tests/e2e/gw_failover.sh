@@ -2,8 +2,10 @@
 # Failover in sluiced, counted at the mocks: active health checks take a
 # backend out and bring it back, a route falls back to its second pool
 # when the first cannot serve, a killed backend's requests are retried on
-# the other, a full pool sheds with 503 + Retry-After, and retries stay
-# within the retry count and budget.
+# the other, a black-holed one (SYNs dropped) costs one connect timeout
+# and is ejected, a stream the backend fails mid-way ends with an error
+# event, a full pool sheds with 503 + Retry-After, and retries stay within
+# the retry count and budget.
 set -u
 . "$(dirname "$0")/gw_lib.sh"
 
@@ -11,12 +13,12 @@ gw_start failover 90
 B1=$(gw_host backend1)
 B2=$(gw_host backend2)
 # backend1: 9000 ha, 9001 retry (killed), 9002 shed (slow), 9003 primary, 9004 budget
-# backend2: 9000 ha, 9001 retry, 9002 secondary (fallback), 9003 budget
+# backend2: 9000 ha, 9001 retry, 9002 secondary (fallback), 9003 budget, 9004 black-hole
 for p in 9000 9002 9003 9004; do
 	gw_mock backend1 $p >/dev/null || { not_ok "mock backend1:$p"; exit 1; }
 done
 KILLME=$(gw_mock backend1 9001) || { not_ok "mock backend1:9001"; exit 1; }
-for p in 9000 9001 9002 9003; do
+for p in 9000 9001 9002 9003 9004; do
 	gw_mock backend2 $p >/dev/null || { not_ok "mock backend2:$p"; exit 1; }
 done
 HEALTH='"health": { "interval": "500ms", "timeout": "400ms", "rise": 1, "fall": 2 }'
@@ -39,7 +41,10 @@ $(gw_listeners),
     "shed": { "backends": [ { "url": "http://$B1:9002", "max_inflight": 1 } ],
               "queue": { "max": 1, "timeout": "1s" }, $NOCHECKS },
     "budget": { "backends": [ { "url": "http://$B1:9004" }, { "url": "http://$B2:9003" } ],
-                "retries": 1, "retry_budget": 0.2, $NOCHECKS }
+                "retries": 1, "retry_budget": 0.2, $NOCHECKS },
+    "bh": { "backends": [ { "url": "http://$B1:9005" }, { "url": "http://$B2:9004" } ],
+            "algorithm": "round_robin", "retries": 1, "retry_budget": 1,
+            "health": { "enabled": false, "eject_after": 1, "eject_base": "30s" } }
   },
   "routes": [
     { "name": "fb", "match": { "headers": { "x-pool": "fb" } }, "pool": "primary", "fallback": [ "secondary" ] },
@@ -48,6 +53,7 @@ $(gw_listeners),
     { "name": "retry", "match": { "headers": { "x-pool": "retry" } }, "pool": "retry" },
     { "name": "shed", "match": { "headers": { "x-pool": "shed" } }, "pool": "shed" },
     { "name": "budget", "match": { "headers": { "x-pool": "budget" } }, "pool": "budget" },
+    { "name": "bh", "match": { "headers": { "x-pool": "bh" } }, "pool": "bh" },
     { "name": "ha", "match": { "path": "/v1/" }, "pool": "ha" }
   ]
 }
@@ -153,6 +159,25 @@ is "mid-stream: ... with event: error and Anthropic's error object last" \
 	'event: error ["error","api_error"]'
 ok_if "mid-stream: the audit trail has both as errors with status 200" \
 	sh -c "test \$(jq -s '[.[] | select(.status == 200 and .decision == \"error\")] | length' '$GW_TMP/audit.jsonl') -ge 2"
+
+# --- A black-holed backend: its SYNs dropped, the connect times out (3 s) ---
+ip netns exec "$(lab_ns backend1)" nft -f - <<'NFT' || not_ok "black-hole: nft in backend1"
+table inet sluicebh {
+	chain in { type filter hook input priority 0; tcp dport 9005 drop; }
+}
+NFT
+bh0=$(n backend2 9004)
+t0=$(date +%s%N)
+is "black-hole: the first requests (one a worker may meet it) all get 200" "$(burst bh 4)" "4x200"
+t1=$(date +%s%N)
+is "black-hole: once it is ejected, 10 more get 200" "$(burst bh 10)" "10x200"
+t2=$(date +%s%N)
+is "black-hole: all 14 were answered by backend2" "$(($(n backend2 9004) - bh0))" 14
+between "black-hole: the first 4 waited out one connect timeout, the ejection shared by the workers (ms)" \
+	$(((t1 - t0) / 1000000)) 2900 5000
+between "black-hole: the 10 after it met none (ms)" $(((t2 - t1) / 1000000)) 0 2900
+ok_if "black-hole: the backend is ejected after its failure (log)" \
+	grep -q "pool=bh backend=http://$B1:9005 ejected" "$GW_LOG"
 
 # --- Shedding: one slot, a queue of one for 1 s ---
 # shedburst NAME DELAY: 6 concurrent requests to a backend answering after
