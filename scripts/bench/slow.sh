@@ -100,6 +100,30 @@ open_conns() {
 	ss -Htn state established "( sport = :${PORTS[$1]} )" | wc -l
 }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/${SPID[$1]}/status"; }
+# per CPU: "busy total softirq" jiffies, CPUs in order (iowait counts as idle)
+cpu_snap() { awk '/^cpu[0-9]/ { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $8 }' /proc/stat | tr '\n' ' '; }
+# CPU_USE "SNAP0" "SNAP1" ATTACK_TICKS: busy and softirq % of the proxy's and
+# the client's CPUs between the snaps, and the attacker's % of the client's
+cpu_use() {
+	awk -v a="$1" -v b="$2" -v t="$3" -v p=$PROXY_CPU -v c=$CLIENT_CPU 'BEGIN {
+		split(a, x); split(b, y)
+		for (i = 0; i < 2; i++) {
+			k = (i ? c : p) * 3
+			tot = y[k + 2] - x[k + 2]
+			if (tot <= 0) tot = 1
+			busy[i] = (y[k + 1] - x[k + 1]) * 100 / tot; soft[i] = (y[k + 3] - x[k + 3]) * 100 / tot
+			if (i) att = t * 100 / tot
+		}
+		printf "%.0f %.0f %.0f %.0f %.0f", busy[0], soft[0], busy[1], soft[1], att }'
+}
+attack_ticks() {
+	local pg t=0
+
+	for pg in "${ATTACK[@]}"; do
+		t=$((t + $(bench_group_ticks "$pg")))
+	done
+	echo $t
+}
 
 # attack_start PROXY: slowhttptest's connections, all open (or a failure)
 ATTACK=()
@@ -137,8 +161,10 @@ attack_stop() {
 FAILED=0
 TPUT=$T/tput.txt
 MEM=$T/mem.txt
+CPU=$T/cpu.txt
 : >"$TPUT"
 : >"$MEM"
+: >"$CPU"
 echo
 echo "== wrk -t1 -c$CONNS -d${DUR}s -s proxy_chat.lua, plain HTTP, $ROUNDS rounds, $WARMTXT;" \
 	"attack: $HEADS slow heads + $BODIES slow bodies"
@@ -152,8 +178,13 @@ for round in $(seq "$FIRST" "$ROUNDS"); do
 			attack_start "$p" || FAILED=1
 			open=$(open_conns "$p")
 		fi
+		c0=$(cpu_snap) a0=$(attack_ticks)
 		bench_wrk_round "$TPUT" "$round" "$run" "${PG[$p]}" "$d" slow \
 			"http://127.0.0.1:${PORTS[$p]}/v1/chat/completions" || FAILED=1
+		use=$(cpu_use "$c0" "$(cpu_snap)" $(($(attack_ticks) - a0)))
+		read -r b0 s0 b1 s1 at <<<"$use"
+		[ "$round" = 0 ] || { echo "$round $run $use" >>"$CPU"; printf '   round %d %s: CPU %d busy %d%% (softirq %d%%), CPU %d busy %d%% (softirq %d%%, slowhttptest %d%%)\n' \
+			"$round" "$run" $PROXY_CPU "$b0" "$s0" $CLIENT_CPU "$b1" "$s1" "$at" >&2; }
 		if [ "${run#*-}" = attack ]; then
 			r=$(rss_kib "$p")
 			still=$(open_conns "$p")
@@ -171,6 +202,13 @@ echo "|---|---|---|---|---|---|"
 for run in sluiced-base sluiced-attack nginx-base nginx-attack; do
 	echo "| $run | $(bench_stat "$TPUT" "$run" 3) | $(bench_stat "$TPUT" "$run" 4) | $(bench_stat "$TPUT" "$run" 5) |" \
 		"$(bench_ratio "$TPUT" "$run" "${run%-*}-base" 5) | $(bench_ratio "$TPUT" "$run" "nginx-${run#*-}" 5) |"
+done
+echo
+echo "| run | CPU $PROXY_CPU busy % (softirq) | CPU $CLIENT_CPU busy % (softirq) | slowhttptest % of CPU $CLIENT_CPU | proxy CPU µs / request |"
+echo "|---|---|---|---|---|"
+for run in sluiced-base sluiced-attack nginx-base nginx-attack; do
+	col() { awk -v n="$run" -v f="$1" '$2 == n { print $f }' "$CPU" | bench_summary; }
+	echo "| $run | $(col 3) ($(col 4)) | $(col 5) ($(col 6)) | $(col 7) | $(bench_stat "$TPUT" "$run" 6 %.1f) |"
 done
 echo
 for p in sluiced nginx; do

@@ -39,7 +39,8 @@ $(gw_listeners),
       { "name": "watch-ip", "match": { "detectors": [ "ipv4" ] }, "action": "mask", "monitor": true }
     ]
   },
-  "admin": { "address": "127.0.0.1:9901", "token_file": "$GW_TMP/admin.token" }
+  "admin": { "address": "127.0.0.1:9901", "token_file": "$GW_TMP/admin.token",
+             "models": [ "gpt-4o", "claude-*" ] }
 }
 EOF
 GW_ROOT_MOUNTS=1
@@ -83,6 +84,14 @@ is "rule hits, enforced and monitored" \
 	"$(metric 'sluice_rule_hits_total{rule="mask-mail",mode="enforce"}') $(metric 'sluice_rule_hits_total{rule="no-injection",mode="enforce"}') $(metric 'sluice_rule_hits_total{rule="watch-ip",mode="monitor"}')" \
 	"6 4 2"
 is "the pool's responses" "$(metric 'sluice_pool_responses_total{pool="p",code="2xx"}')" 11
+is "requests by model: modified, blocked, allowed" \
+	"$(for d in 'modified",code="2xx' 'blocked",code="4xx' 'allowed",code="2xx'; do metric "sluice_model_requests_total{model=\"gpt-4o\",decision=\"$d\"}"; done | tr '\n' ' ')" \
+	"6 4 5 "
+for d in prompt completion; do
+	v=$(metric "sluice_model_tokens_total{model=\"gpt-4o\",direction=\"$d\"}")
+	ok_if "tokens by model: $d $v, as by route (all of it gpt-4o)" \
+		eval "[ $v -gt 0 ] && [ $v = $(metric "sluice_tokens_total{route=\"chat\",direction=\"$d\"}") ]"
+done
 is "latency histogram counts every request" "$(metric 'sluice_request_duration_seconds_count')" 15
 is "overhead histogram counts every request" "$(metric 'sluice_gateway_overhead_seconds_count')" 15
 # A backend that takes 300 ms: the request's latency has it, sluice's overhead does not
@@ -116,6 +125,11 @@ series=$(admt "$ADMIN/metrics" | grep -c '^sluice_requests_total{')
 between "label cardinality stays bounded (series of sluice_requests_total)" "$series" 1 6
 is "refused before routing: counted under route \"\"" \
 	"$(metric 'sluice_requests_total{route="",decision="error",code="4xx"}')" 200
+is "models no glob matches count as \"other\", requests without one as \"\"" \
+	"$(metric 'sluice_model_requests_total{model="other",decision="allowed",code="2xx"}') $(metric 'sluice_model_requests_total{model="",decision="error",code="4xx"}')" \
+	"41 200"
+series=$(admt "$ADMIN/metrics" | grep -c '^sluice_model_.*{model=')
+between "label cardinality stays bounded (series by model: two globs, other and none, after 40 made-up models)" "$series" 1 20
 
 # --- a real Prometheus scrapes it every second ---
 cat >"$GW_TMP/prometheus.yml" <<EOF

@@ -498,6 +498,10 @@ static const struct bad bad_cases[] = {
 	  "tokenizer.models[0].encoding: 'p50k_base': expected one of cl100k_base, o200k_base, estimate" },
 	{ WITH("'tokenizer': {'models': [{'encoding': 'estimate'}]}"), "tokenizer.models[0].model: required" },
 	{ WITH("'tokenizer': {'default': 'gpt2'}"), "tokenizer.default: 'gpt2'" },
+	{ WITH("'admin': {'address': 'unix:/run/a.sock', 'models': ['gpt-4o', 4]}"),
+	  "admin.models[1]: 4: expected a string, not a number" },
+	{ WITH("'admin': {'address': 'unix:/run/a.sock', 'models': 'gpt-4o'}"),
+	  "admin.models: 'gpt-4o': expected an array, not a string" },
 	{ WITH("'escalation': {'steps': [{'action': 'throttle', 'ttl': '1m'}]}"),
 	  "escalation.steps[0].pps: required for a throttle step" },
 	{ WITH("'escalation': {'steps': [{'action': 'block', 'pps': 5, 'ttl': '1m'}]}"),
@@ -1025,7 +1029,8 @@ static void test_parse_size(void **state)
  * Every error path frees what it built: the heap in use does not grow over
  * fifty more failing loads of each case. The first rounds warm up what
  * glibc keeps (the resolver's state; malloc's per-thread cache, which
- * mallinfo2 counts as in use and so leaves a few hundred bytes of noise).
+ * mallinfo2 counts as in use and so leaves up to a few KiB of noise that
+ * does not grow with the rounds: 2.2 KiB after 50 rounds, 2.5 after 150).
  * Under SAN=1 LSan checks the same exactly, at exit.
  */
 static void test_no_leaks_on_error_paths(void **state)
@@ -1053,7 +1058,7 @@ static void test_no_leaks_on_error_paths(void **state)
 	}
 	after = mallinfo2();
 	/* 50 rounds of some 130 loads: one chunk lost per load would be 200 KiB */
-	if (after.uordblks > before.uordblks + 2048)
+	if (after.uordblks > before.uordblks + 8192)
 		fail_msg("heap grew by %zu bytes", after.uordblks - before.uordblks);
 	for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
 		unlink(paths[i]);

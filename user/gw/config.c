@@ -2082,6 +2082,8 @@ static const struct ckey admin_keys[] = {
 	{ .key = "address", .type = CT_CUSTOM, .flags = F_REQUIRED,
 	  .off = offsetof(struct cfg_admin, addr), .fn = load_admin_addr },
 	{ FIELD("token_file", CT_STRING, struct cfg_admin, token_file), .max = 1024 },
+	{ ARRAY("models", struct cfg_admin, models, nmodels, char *), .elem = elem_string,
+	  .max = 256 },
 	{ NULL }
 };
 static const struct cobj admin_obj = { admin_keys, admin_check };
@@ -2583,8 +2585,10 @@ void config_free(struct gw_config *cfg)
 	if (cfg->audit)
 		free(cfg->audit->path);
 	free(cfg->audit);
-	if (cfg->admin)
+	if (cfg->admin) {
 		free(cfg->admin->token_file);
+		free_strings(cfg->admin->models, cfg->admin->nmodels);
+	}
 	free(cfg->admin);
 	if (cfg->keys.kf)
 		keyfile_free(cfg->keys.kf);

@@ -390,6 +390,8 @@ struct cfg_admin {
 	struct cfg_sockaddr addr;	/* TCP; unused with a unix path */
 	char unix_path[108];		/* "unix:PATH": a socket file, mode 0600 */
 	char *token_file;		/* bearer token; required on TCP */
+	char **models;			/* model label globs, first match wins */
+	size_t nmodels;
 };
 
 struct gw_config {

@@ -61,9 +61,13 @@ struct runtime {
 	struct detect_db detect;	/* compiled once per config */
 	unsigned char hash_key[INSP_HASH_KEY];
 	EVP_MAC_CTX *hash_mac;		/* keyed with hash_key: copied by the workers */
-	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners, tenants */
+	int *slot[MK_N];		/* metric slots of routes, pools, rules, listeners, tenants, model globs */
 	int no_route_slot;		/* requests refused before routing */
 	int no_tenant_slot;		/* requests without a key */
+	const char **model_glob;	/* the model label's globs: admin.models, else the tokenizer's */
+	size_t nmodel_globs;
+	int other_model_slot;		/* a model no glob matches */
+	int no_model_slot;		/* a request without a model */
 	_Atomic int refs;
 	uint64_t generation;
 };
@@ -71,6 +75,8 @@ struct runtime {
 struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen);
 void runtime_get(struct runtime *rt);
 void runtime_put(struct runtime *rt);
+/* The model label's metric slot of a request's model (NULL: none). */
+int runtime_model_slot(const struct runtime *rt, const char *model);
 
 struct client;
 struct upconn;

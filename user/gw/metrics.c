@@ -24,7 +24,7 @@ static const double fine_bounds[M_BUCKETS] = {
 
 static const int widths[MK_N] = {
 	[MK_ROUTE] = MR_WIDTH, [MK_POOL] = MP_WIDTH, [MK_RULE] = MU_WIDTH,
-	[MK_LISTENER] = ML_WIDTH, [MK_TENANT] = MT_WIDTH,
+	[MK_LISTENER] = ML_WIDTH, [MK_TENANT] = MT_WIDTH, [MK_MODEL] = MM_WIDTH,
 };
 
 /* Names by slot, per kind: appended by config loads, read by scrapes. */
@@ -179,6 +179,41 @@ static void column(FILE *f, struct worker *w, unsigned int nw, int n, const char
 	}
 }
 
+/* Requests by slot of kind (label lname), decision and status class, from column off on. */
+static void requests(FILE *f, struct worker *w, unsigned int nw, int n, const char *name,
+		     const char *help, enum m_kind kind, const char *lname, int off)
+{
+	family(f, name, "counter", help);
+	for (int s = 0; s < n; s++)
+		for (int d = 0; d < M_DECISIONS; d++)
+			for (int c = 0; c < M_CLASSES; c++) {
+				uint64_t v = sum(w, nw, kind, s, off + d * M_CLASSES + c);
+
+				if (!v)
+					continue;
+				fprintf(f, "%s{%s=\"", name, lname);
+				label(f, reg[kind].name[s]);
+				fprintf(f, "\",decision=\"%s\",code=\"%s\"} %llu\n",
+					decision_name(d), class_names[c], (unsigned long long)v);
+			}
+}
+
+/* Tokens by slot of kind (label lname) and direction: prompt, completion, cached from off on. */
+static void tokens(FILE *f, struct worker *w, unsigned int nw, int n, const char *name,
+		   const char *help, enum m_kind kind, const char *lname, int off)
+{
+	static const char *const dir[] = { "prompt", "completion", "cached" };
+
+	family(f, name, "counter", help);
+	for (int s = 0; s < n; s++)
+		for (int d = 0; d < 3; d++) {
+			fprintf(f, "%s{%s=\"", name, lname);
+			label(f, reg[kind].name[s]);
+			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
+				(unsigned long long)sum(w, nw, kind, s, off + d));
+		}
+}
+
 static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 {
 	int n[MK_N];
@@ -189,20 +224,11 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 	pthread_mutex_unlock(&reg_lock);
 	/* names are only appended: those below n stay as they are */
 
-	family(f, "sluice_requests_total", "counter",
-	       "Requests answered, by route, decision and status class.");
-	for (int s = 0; s < n[MK_ROUTE]; s++)
-		for (int d = 0; d < M_DECISIONS; d++)
-			for (int c = 0; c < M_CLASSES; c++) {
-				uint64_t v = sum(w, nw, MK_ROUTE, s, MR_REQ + d * M_CLASSES + c);
-
-				if (!v)
-					continue;
-				fputs("sluice_requests_total{route=\"", f);
-				label(f, reg[MK_ROUTE].name[s]);
-				fprintf(f, "\",decision=\"%s\",code=\"%s\"} %llu\n",
-					decision_name(d), class_names[c], (unsigned long long)v);
-			}
+	requests(f, w, nw, n[MK_ROUTE], "sluice_requests_total",
+		 "Requests answered, by route, decision and status class.", MK_ROUTE, "route", MR_REQ);
+	requests(f, w, nw, n[MK_MODEL], "sluice_model_requests_total",
+		 "Requests answered, by model (the first glob of admin.models, else of tokenizer.models,"
+		 " that matched it; \"other\"; \"\" for none), decision and status class.", MK_MODEL, "model", MM_REQ);
 	family(f, "sluice_prompt_tokens_total", "counter",
 	       "Prompt tokens sluice counted before forwarding, by route: with the model's "
 	       "encoding, or estimated at body bytes / 4 where the tokenizer has none.");
@@ -214,28 +240,15 @@ static void per_slot(FILE *f, struct worker *w, unsigned int nw)
 				(unsigned long long)sum(w, nw, MK_ROUTE, s,
 							e ? MR_TOKENS_EXACT : MR_TOKENS));
 		}
-	family(f, "sluice_tokens_total", "counter",
-	       "Tokens the backends reported, by route and direction (prompt, completion, cached).");
-	for (int s = 0; s < n[MK_ROUTE]; s++)
-		for (int d = 0; d < 3; d++) {
-			static const char *const dir[] = { "prompt", "completion", "cached" };
-
-			fputs("sluice_tokens_total{route=\"", f);
-			label(f, reg[MK_ROUTE].name[s]);
-			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
-				(unsigned long long)sum(w, nw, MK_ROUTE, s, MR_PROMPT + d));
-		}
-	family(f, "sluice_tenant_tokens_total", "counter",
-	       "Tokens the backends reported, by tenant (\"\": requests without a key) and direction.");
-	for (int s = 0; s < n[MK_TENANT]; s++)
-		for (int d = 0; d < 3; d++) {
-			static const char *const dir[] = { "prompt", "completion", "cached" };
-
-			fputs("sluice_tenant_tokens_total{tenant=\"", f);
-			label(f, reg[MK_TENANT].name[s]);
-			fprintf(f, "\",direction=\"%s\"} %llu\n", dir[d],
-				(unsigned long long)sum(w, nw, MK_TENANT, s, MT_PROMPT + d));
-		}
+	tokens(f, w, nw, n[MK_ROUTE], "sluice_tokens_total",
+	       "Tokens the backends reported, by route and direction (prompt, completion, cached).",
+	       MK_ROUTE, "route", MR_PROMPT);
+	tokens(f, w, nw, n[MK_TENANT], "sluice_tenant_tokens_total",
+	       "Tokens the backends reported, by tenant (\"\": requests without a key) and direction.",
+	       MK_TENANT, "tenant", MT_PROMPT);
+	tokens(f, w, nw, n[MK_MODEL], "sluice_model_tokens_total",
+	       "Tokens the backends reported, by model (as in sluice_model_requests_total) and direction.",
+	       MK_MODEL, "model", MM_PROMPT);
 	family(f, "sluice_pool_responses_total", "counter",
 	       "Upstream responses relayed, by pool and status class.");
 	for (int s = 0; s < n[MK_POOL]; s++)

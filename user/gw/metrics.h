@@ -5,13 +5,13 @@
  * the value plus one, no locked instruction) and read relaxed by the
  * scrape: the request path takes no lock and shares no cache line.
  *
- * Labels come only from the config: routes, pools, rules, listeners and
- * backends get a slot by name the first time a config names them, and keep
- * it for the life of the process, so counters go on across reloads and
- * cardinality is bounded by what configs have named (at most M_SLOTS a
- * kind). Per-slot counters live in chunks a worker allocates the first time
- * it counts into one; a chunk is published with a release store and never
- * freed before exit.
+ * Labels come only from the config: routes, pools, rules, listeners,
+ * tenants and the model label's globs get a slot by name the first time a
+ * config names them, and keep it for the life of the process, so counters
+ * go on across reloads and cardinality is bounded by what configs have
+ * named (at most M_SLOTS a kind). Per-slot counters live in chunks a worker
+ * allocates the first time it counts into one; a chunk is published with a
+ * release store and never freed before exit.
  */
 #ifndef SLUICE_GW_METRICS_H
 #define SLUICE_GW_METRICS_H
@@ -26,6 +26,7 @@ enum m_kind {
 	MK_RULE,
 	MK_LISTENER,
 	MK_TENANT,
+	MK_MODEL,
 	MK_N,
 };
 
@@ -72,6 +73,12 @@ enum {
 	MT_COMPLETION,
 	MT_CACHED,
 	MT_WIDTH,
+	/* model (the label's glob): requests by decision and status class, tokens reported */
+	MM_REQ = 0,
+	MM_PROMPT = MM_REQ + M_DECISIONS * M_CLASSES,
+	MM_COMPLETION,
+	MM_CACHED,
+	MM_WIDTH,
 };
 
 struct m_hist {

@@ -949,6 +949,11 @@ static void dispatch(struct client *c)
 	tree = NULL;
 	if (c->view->rt->accounting && (permit(c, r) || admit(c, r)))
 		return;
+	/* metrics alone: the answer's usage is read for the token counters */
+	if (!c->view->rt->accounting && c->view->rt->cfg->admin && usage_tap_init(&c->tap)) {
+		client_fail(c, 500, "api_error", NULL, "out of memory", false);
+		return;
+	}
 	c->pool_step = 0;
 	c->tried = 0;
 	c->attempts = 0;

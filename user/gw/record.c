@@ -266,6 +266,15 @@ static void count_request(struct client *c, const struct runtime *rt)
 		M_ADD(row[MT_COMPLETION], c->used.completion);
 		M_ADD(row[MT_CACHED], c->used.cached);
 	}
+	if (rt->nmodel_globs &&
+	    (row = metrics_row(wm, MK_MODEL, runtime_model_slot(rt, c->model)))) {
+		M_INC(row[MM_REQ + decision_of(c) * M_CLASSES + cls]);
+		if (c->used.found) {
+			M_ADD(row[MM_PROMPT], c->used.prompt);
+			M_ADD(row[MM_COMPLETION], c->used.completion);
+			M_ADD(row[MM_CACHED], c->used.cached);
+		}
+	}
 	if (!c->local_error && c->pool >= 0 && (size_t)c->pool < rt->cfg->npools &&
 	    (row = metrics_row(wm, MK_POOL, rt->slot[MK_POOL][c->pool])))
 		M_INC(row[MP_RESP + cls]);

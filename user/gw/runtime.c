@@ -2,6 +2,7 @@
 /* What a config needs at run time: TLS contexts, pool balancers, health state. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/rand.h>
@@ -34,6 +35,7 @@ static void runtime_free(struct runtime *rt)
 	explicit_bzero(rt->hash_key, sizeof(rt->hash_key));
 	for (int k = 0; k < MK_N; k++)
 		free(rt->slot[k]);
+	free(rt->model_glob);
 	free(rt->pool_needs_body);
 	free(rt->tls);
 	free(rt->pools);
@@ -111,12 +113,29 @@ static bool limits_set(const struct cfg_limits *l)
 	return memcmp(l, &none, sizeof(none)) != 0;
 }
 
+/* The model label's globs: admin.models where given, else the tokenizer's. */
+static int model_globs(struct runtime *rt)
+{
+	const struct gw_config *cfg = rt->cfg;
+	size_t n = cfg->admin && cfg->admin->nmodels ? cfg->admin->nmodels :
+		   cfg->tokenizer ? cfg->tokenizer->nmodels : 0;
+
+	rt->model_glob = calloc(n ? n : 1, sizeof(*rt->model_glob));
+	if (!rt->model_glob)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		rt->model_glob[i] = cfg->admin && cfg->admin->nmodels ? cfg->admin->models[i] :
+				    cfg->tokenizer->models[i].model;
+	rt->nmodel_globs = n;
+	return 0;
+}
+
 /* Metric slots by name: counters go on across reloads that keep a name. */
 static int metric_slots(struct runtime *rt)
 {
 	const struct gw_config *cfg = rt->cfg;
 	size_t n[MK_N] = { cfg->nroutes, cfg->npools, cfg->inspect.nrules, cfg->nlisteners,
-			   cfg->ntenants };
+			   cfg->ntenants, rt->nmodel_globs };
 
 	for (int k = 0; k < MK_N; k++) {
 		rt->slot[k] = calloc(n[k] ? n[k] : 1, sizeof(int));
@@ -127,14 +146,29 @@ static int metric_slots(struct runtime *rt)
 					   k == MK_POOL ? cfg->pools[i].name :
 					   k == MK_RULE ? cfg->inspect.rules[i].name :
 					   k == MK_LISTENER ? cfg->listeners[i].name :
-							      cfg->tenants[i].name;
+					   k == MK_TENANT ? cfg->tenants[i].name :
+							      rt->model_glob[i];
 
 			rt->slot[k][i] = metrics_slot(k, name);
 		}
 	}
 	rt->no_route_slot = metrics_slot(MK_ROUTE, "");
 	rt->no_tenant_slot = metrics_slot(MK_TENANT, "");
+	/* no globs: nothing is counted by model */
+	rt->other_model_slot = rt->nmodel_globs ? metrics_slot(MK_MODEL, "other") : -1;
+	rt->no_model_slot = rt->nmodel_globs ? metrics_slot(MK_MODEL, "") : -1;
 	return 0;
+}
+
+/* The model label's slot of a request's model (the client's, before any model_map). */
+int runtime_model_slot(const struct runtime *rt, const char *model)
+{
+	if (!model)
+		return rt->no_model_slot;
+	for (size_t i = 0; i < rt->nmodel_globs; i++)
+		if (!fnmatch(rt->model_glob[i], model, 0))
+			return rt->slot[MK_MODEL][i];
+	return rt->other_model_slot;
 }
 
 struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
@@ -178,8 +212,11 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 			if (pc->backends[b].nmodel_map)
 				rt->pool_needs_body[p] = true;
 	}
-	if (metric_slots(rt))
+	if (model_globs(rt) || metric_slots(rt))
 		goto oom;
+	/* requests and tokens by model: the body says which */
+	if (rt->nmodel_globs)
+		rt->route_needs_body = true;
 	if (inspect_setup(rt, err, errlen))
 		goto fail;
 	/* rules match on the model: it is read before routing */
