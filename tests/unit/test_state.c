@@ -130,12 +130,12 @@ static void test_save_load_restores_budget(void **state)
 	assert_int_equal(spend(LS_TENANT, "acme", 800, T0), 0);
 	assert_true(fits(LS_TENANT, "acme", 200, T0));
 	assert_false(fits(LS_TENANT, "acme", 201, T0));
-	assert_int_equal(state_save(path, T0, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)), 0);
 
 	restart();
 	assert_true(fits(LS_TENANT, "acme", 1000, T1));	/* forgotten without the file */
 	restart();
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 1);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 1);
 	assert_false(fits(LS_TENANT, "acme", 201, T1));
 	assert_true(fits(LS_TENANT, "acme", 200, T1));
 	assert_false(fits(LS_TENANT, "acme", 1000, T1 + 47 * NS));
@@ -152,7 +152,7 @@ static void test_wall_time_away_drains(void **state)
 	snprintf(text, sizeof(text), "sluice-state 1\nwall %" PRIu64 "\n"
 		 "bucket tenant drain 0 0 60000000000 0\nend 1\n", (uint64_t)(wall_now() - 30 * NS));
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 1);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 1);
 	/* the minute was spent whole; 30 s later 500 are back, not more (520 needs 31.2 s) */
 	assert_true(fits(LS_TENANT, "drain", 500, T1));
 	assert_false(fits(LS_TENANT, "drain", 520, T1));
@@ -168,7 +168,7 @@ static void test_drained_bucket_is_not_made(void **state)
 		 "bucket route r1 1000000000 0 60000000000 0\nend 1\n",
 		 (uint64_t)(wall_now() - 120 * NS));
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 1);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 1);
 	assert_int_equal(limit_buckets_used(), 0);
 }
 
@@ -181,7 +181,7 @@ static void test_clock_back_counts_as_zero(void **state)
 	snprintf(text, sizeof(text), "sluice-state 1\nwall %" PRIu64 "\n"
 		 "bucket tenant back 0 0 48000000000 0\nend 1\n", (uint64_t)(wall_now() + 3600 * NS));
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 1);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 1);
 	assert_true(fits(LS_TENANT, "back", 200, T1));
 	assert_false(fits(LS_TENANT, "back", 201, T1));
 }
@@ -198,7 +198,7 @@ static void test_id_escaping_round_trip(void **state)
 	(void)state;
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(spend(LS_KEY, ids[i], 1000, T0), 0);
-	assert_int_equal(state_save(path, T0, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)), 0);
 	text = read_all();
 	assert_non_null(strstr(text, " two%20words "));
 	assert_non_null(strstr(text, " 100%25 "));
@@ -207,7 +207,7 @@ static void test_id_escaping_round_trip(void **state)
 	assert_non_null(strstr(text, " %2541%20not%20A "));
 
 	restart();
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), (int)n);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), (int)n);
 	for (size_t i = 0; i < n; i++) {
 		if (fits(LS_KEY, ids[i], 1, T1))
 			fail_msg("id '%s' came back with budget: not restored", ids[i]);
@@ -219,6 +219,8 @@ static void test_id_escaping_round_trip(void **state)
 struct seen {
 	struct state_keyuse k[8];
 	size_t n;
+	struct state_escalation e[8];
+	size_t ne;
 };
 
 static void collect(const struct state_keyuse *ku, void *arg)
@@ -239,12 +241,12 @@ static void test_keys_round_trip_both_readers(void **state)
 
 	(void)state;
 	assert_int_equal(spend(LS_ADDRESS, "192.0.2.1", 10, T0), 0);
-	assert_int_equal(state_save(path, T0, ku, 3, err, sizeof(err)), 0);
+	assert_int_equal(state_save(path, T0, ku, 3, NULL, 0, err, sizeof(err)), 0);
 	restart();
 
 	assert_int_equal(state_read_keyuse(path, collect, &b, err, sizeof(err)), 3);
 	assert_int_equal(limit_buckets_used(), 0);
-	assert_int_equal(state_load(path, T1, collect, &a, err, sizeof(err)), 4);
+	assert_int_equal(state_load(path, T1, collect, NULL, &a, err, sizeof(err)), 4);
 	assert_int_equal(limit_buckets_used(), 1);
 	assert_int_equal(a.n, 3);
 	assert_int_equal(b.n, 3);
@@ -256,7 +258,7 @@ static void test_keys_round_trip_both_readers(void **state)
 	}
 	/* fn may be NULL */
 	restart();
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 4);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 4);
 	assert_int_equal(state_read_keyuse(path, NULL, NULL, err, sizeof(err)), 3);
 }
 
@@ -265,19 +267,80 @@ static void test_bad_key_record_is_not_saved(void **state)
 	struct state_keyuse ku[1] = { { "", 5 } };
 
 	(void)state;
-	assert_int_equal(state_save(path, T0, ku, 1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_save(path, T0, ku, 1, NULL, 0, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "key record 0"));
 	snprintf(ku[0].id, sizeof(ku[0].id), "ok");
 	ku[0].last_used = -1;
-	assert_int_equal(state_save(path, T0, ku, 1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_save(path, T0, ku, 1, NULL, 0, err, sizeof(err)), -EINVAL);
 	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void collect_esc(const struct state_escalation *es, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->ne < 8);
+	s->e[s->ne++] = *es;
+}
+
+/* Escalation records: written as given, read back with the time away passed. */
+static void test_escalation_round_trip(void **state)
+{
+	const struct state_escalation es[2] = {
+		{ true, "k_1a2b3c4d", 30 * NS, 5 * NS, 60 * NS, 1 },
+		{ false, "2001:db8:1::/64", 0, 100 * NS, 10 * NS, 2 },
+	};
+	struct seen a = { 0 };
+
+	(void)state;
+	assert_int_equal(state_save(path, T0, NULL, 0, es, 2, err, sizeof(err)), 0);
+	assert_non_null(strstr(read_all(), "sluice-state 2\n"));
+	assert_non_null(strstr(read_all(), "\nescalation key k_1a2b3c4d 30000000000 5000000000 "
+				      "60000000000 1\nescalation address 2001:db8:1::/64 0 "
+				      "100000000000 10000000000 2\nend 2\n"));
+	restart();
+	assert_int_equal(state_load(path, T1, NULL, collect_esc, &a, err, sizeof(err)), 2);
+	assert_int_equal(a.ne, 2);
+	assert_true(a.e[0].key && !a.e[1].key);
+	assert_string_equal(a.e[0].id, es[0].id);
+	assert_string_equal(a.e[1].id, es[1].id);
+	/* the test ran in well under a second since the save */
+	assert_true(a.e[0].left <= 30 * NS && a.e[0].left > 29 * NS);
+	assert_true(a.e[0].since >= 5 * NS && a.e[0].since < 6 * NS);
+	assert_true(a.e[1].left == 0 && a.e[1].since >= 100 * NS);
+	assert_true(a.e[0].ttl == 60 * NS && a.e[0].level == 1 && a.e[1].level == 2);
+	/* the key-use reader takes such a file too */
+	assert_int_equal(state_read_keyuse(path, NULL, NULL, err, sizeof(err)), 0);
+	/* an escalation record without an id is not written */
+	assert_int_equal(state_save(path, T0, NULL, 0, &(struct state_escalation){ .level = 1 }, 1,
+				    err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "escalation record 0"));
+}
+
+/* Saved 20 s ago: a suspension of 30 s has 10 left, its verdict is 25 s old. */
+static void test_escalation_time_away(void **state)
+{
+	struct seen a = { 0 };
+	char text[256];
+
+	(void)state;
+	snprintf(text, sizeof(text), "sluice-state 2\nwall %" PRIu64 "\n"
+		 "escalation key k1 30000000000 5000000000 60000000000 1\n"
+		 "escalation address 198.51.100.7/32 10000000000 0 10000000000 1\nend 2\n",
+		 (uint64_t)(wall_now() - 20 * NS));
+	write_file(text);
+	assert_int_equal(state_load(path, T1, NULL, collect_esc, &a, err, sizeof(err)), 2);
+	assert_int_equal(a.ne, 2);
+	assert_true(a.e[0].left <= 10 * NS && a.e[0].left > 9 * NS);
+	assert_true(a.e[0].since >= 25 * NS && a.e[0].since < 26 * NS);
+	assert_true(a.e[1].left == 0);	/* over while the daemon was away */
 }
 
 /* No file: a first start. -ENOENT and err says which file. */
 static void test_missing_file_is_enoent(void **state)
 {
 	(void)state;
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), -ENOENT);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, strerror(ENOENT)));
 	err[0] = '\0';
@@ -305,8 +368,9 @@ static const struct bad_case {
 	{ "empty", "", "empty (torn file?)" },
 	{ "end count", HEAD OK_B OK_B OK_B OK_B OK_B OK_B OK_K OK_K OK_K OK_K OK_K "end 12\n",
 	  "end says 12 records, file has 11" },
-	{ "version 2", "sluice-state 2\nwall 1\nend 0\n", "version 2: expected 1" },
-	{ "not a state file", "{\"json\": 1}\n", "line 1: expected \"sluice-state 1\"" },
+	{ "version 3", "sluice-state 3\nwall 1\nend 0\n", "version 3: expected 1 to 2" },
+	{ "version 0", "sluice-state 0\nwall 1\nend 0\n", "version 0: expected 1 to 2" },
+	{ "not a state file", "{\"json\": 1}\n", "line 1: expected \"sluice-state 2\"" },
 	{ "torn last line", HEAD OK_B "end 1", "line 4: no newline at the end (torn file?)" },
 	{ "after end", HEAD "end 0\n" OK_B, "line 4: a record after the end record" },
 	{ "unknown record", HEAD OK_B "buckets tenant x 0 0 0 0\nend 1\n",
@@ -336,7 +400,15 @@ static const struct bad_case {
 	{ "key last use too big", HEAD "key k1 9223372036854775808\nend 1\n",
 	  "line 3: key: last use: expected unix seconds" },
 	{ "end not a number", HEAD "end twelve\n", "line 3: end: expected a record count" },
-	{ "CRLF", "sluice-state 1\r\nwall 1\r\nend 0\r\n", "line 1: version \"1%0D\": expected 1" },
+	{ "CRLF", "sluice-state 1\r\nwall 1\r\nend 0\r\n", "line 1: version \"1%0D\": expected 1 to 2" },
+	{ "escalation kind", HEAD OK_B "escalation tenant acme 0 0 0 1\nend 2\n",
+	  "line 4: escalation: kind \"tenant\": expected key or address" },
+	{ "escalation fields", HEAD "escalation key k1 0 0 1\nend 1\n",
+	  "line 3: escalation: expected kind, id, left, since, ttl and level (7 fields), got 6" },
+	{ "escalation level", HEAD "escalation key k1 0 0 1 4294967296\nend 1\n",
+	  "line 3: escalation: level: expected a step count, got \"4294967296\"" },
+	{ "escalation left", HEAD "escalation address 198.51.100.7/32 -1 0 1 1\nend 1\n",
+	  "line 3: escalation: left: expected ns, got \"-1\"" },
 };
 
 /* Every bad file: -EINVAL, err names the line and the value, and no bucket moves. */
@@ -350,7 +422,7 @@ static void test_bad_files_change_nothing(void **state)
 
 		write_file(c->text);
 		err[0] = '\0';
-		ret = state_load(path, T1, NULL, NULL, err, sizeof(err));
+		ret = state_load(path, T1, NULL, NULL, NULL, err, sizeof(err));
 		if (ret != -EINVAL)
 			fail_msg("%s: state_load %d, want -EINVAL (err '%s')", c->name, ret, err);
 		if (!strstr(err, c->want) || strncmp(err, path, strlen(path)))
@@ -376,14 +448,14 @@ static void test_long_line_refused(void **state)
 	memset(p, 'x', 1025 - 11);
 	sprintf(p + 1025 - 11, "\nend 1\n");
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "line 3: longer than 1024 bytes"));
 
 	text[strlen(HEAD) + 1024] = '\n';	/* one byte shorter: the id is what is wrong now */
 	text[strlen(HEAD) + 1025] = '\0';
 	strcat(text, "end 1\n");
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "line 3: bucket: expected scope, id and 4 lefts"));
 }
 
@@ -397,8 +469,8 @@ static void test_saved_file_is_private(void **state)
 
 	(void)state;
 	assert_int_equal(spend(LS_ROUTE, "chat", 5, T0), 0);
-	assert_int_equal(state_save(path, T0, NULL, 0, err, sizeof(err)), 0);
-	assert_int_equal(state_save(path, T0, NULL, 0, err, sizeof(err)), 0);	/* replaces */
+	assert_int_equal(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)), 0);	/* replaces */
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	assert_non_null(d = opendir(dir));
@@ -422,9 +494,9 @@ static void test_stale_temp_file_is_replaced(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "junk", 4), 4);
 	close(fd);
-	assert_int_equal(state_save(path, T0, NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(access(tmp, F_OK), -1);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), 0);
 }
 
 /* A directory that is not there: err names the path and the cause. */
@@ -434,7 +506,7 @@ static void test_failed_save_names_path(void **state)
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "%s/no-such-dir/state", dir);
-	assert_int_equal(state_save(missing, T0, NULL, 0, err, sizeof(err)), -ENOENT);
+	assert_int_equal(state_save(missing, T0, NULL, 0, NULL, 0, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, missing));
 	assert_non_null(strstr(err, strerror(ENOENT)));
 }
@@ -449,7 +521,7 @@ static void test_failed_rename_leaves_old(void **state)
 	(void)state;
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(spend(LS_TENANT, "t", 5, T0), 0);
-	assert_true(state_save(path, T0, NULL, 0, err, sizeof(err)) < 0);
+	assert_true(state_save(path, T0, NULL, 0, NULL, 0, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "rename"));
 	assert_non_null(d = opendir(dir));
@@ -530,7 +602,7 @@ static void test_adopt_full_table(void **state)
 	snprintf(text, sizeof(text), "sluice-state 1\nwall %" PRIu64 "\n"
 		 "bucket tenant late 0 0 0 3600000000000\nend 1\n", wall_now());
 	write_file(text);
-	assert_int_equal(state_load(path, T1, NULL, NULL, err, sizeof(err)), -ENOSPC);
+	assert_int_equal(state_load(path, T1, NULL, NULL, NULL, err, sizeof(err)), -ENOSPC);
 	assert_non_null(strstr(err, "bucket tenant late: the bucket table is full"));
 }
 
@@ -573,6 +645,8 @@ int main(void)
 		T(test_id_escaping_round_trip),
 		T(test_keys_round_trip_both_readers),
 		T(test_bad_key_record_is_not_saved),
+		T(test_escalation_round_trip),
+		T(test_escalation_time_away),
 		T(test_missing_file_is_enoent),
 		T(test_bad_files_change_nothing),
 		T(test_long_line_refused),

@@ -371,6 +371,75 @@ uint64_t escalate_key_suspended(const char *id, uint64_t now)
 	return left_of(&no_source, id, now);
 }
 
+int escalate_export(struct state_escalation **out, size_t *n, uint64_t now)
+{
+	struct state_escalation *v = NULL, *p;
+	size_t cap = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!chain)
+		return 0;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < CHAINS && !ret; i++)
+		for (const struct source *s = chain[i]; s && !ret; s = s->next) {
+			if (s->until <= now && !s->level)
+				continue;
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 16;
+				if (!(p = reallocarray(v, cap, sizeof(*v)))) {
+					ret = -ENOMEM;
+					break;
+				}
+				v = p;
+			}
+			p = &v[(*n)++];
+			memset(p, 0, sizeof(*p));
+			p->key = s->id[0];
+			if (p->key)
+				snprintf(p->id, sizeof(p->id), "%s", s->id);
+			else
+				cidr_format(&s->key, p->id, sizeof(p->id));
+			p->left = s->until > now ? s->until - now : 0;
+			p->since = s->level && now > s->last_ns ? now - s->last_ns : 0;
+			p->ttl = s->last_ttl;
+			p->level = s->level;
+		}
+	pthread_mutex_unlock(&lock);
+	if (ret) {
+		free(v);
+		*n = 0;
+		return ret;
+	}
+	*out = v;
+	return 0;
+}
+
+void escalate_import(const struct gw_config *cfg, const struct state_escalation *es, uint64_t now)
+{
+	const struct cfg_escalation *e = cfg->escalation;
+	struct cidr k = no_source;
+	struct source *s;
+	const char *why;
+
+	if (!e || !chain || (!es->left && !es->level))
+		return;
+	if (!es->key && cidr_parse(es->id, &k, &why)) {
+		gw_log(0, "escalation: state: address \"%s\": %s; not taken back", es->id, why);
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	if ((s = source_get(&k, es->key ? es->id : "", e, now))) {
+		if (es->left)
+			until_set(s, now + es->left, es->key ? &suspended_until : &blocked_until);
+		s->level = es->level;
+		s->last_ttl = es->ttl;
+		s->last_ns = es->since < now ? now - es->since : 0;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void escalate_counts(uint64_t *w, uint64_t *f, uint64_t bs[8])
 {
 	pthread_mutex_lock(&lock);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "gw/config.h"
+#include "gw/state.h"
 
 #define ESCALATE_SOURCES	65536
 
@@ -47,6 +48,22 @@ uint64_t escalate_key_suspended(const char *id, uint64_t now);
  * never sees. Lock-free while no block runs.
  */
 uint64_t escalate_blocked(const struct sockaddr_storage *peer, uint64_t now);
+
+/*
+ * What escalation remembers at now, for the state file: each key and
+ * address with a suspension or block still running or steps to come back
+ * from. *out (to be freed) and *n; 0 or -ENOMEM.
+ */
+int escalate_export(struct state_escalation **out, size_t *n, uint64_t now);
+
+/*
+ * Takes back one record escalate_export() gave (its times moved on by the
+ * time away) at now: the key stays suspended, the block of a client behind
+ * a trusted proxy stays, and the next verdict goes on from its level.
+ * Ignored when cfg has no escalation section or the record has nothing
+ * left to remember; a bad address is logged and ignored.
+ */
+void escalate_import(const struct gw_config *cfg, const struct state_escalation *es, uint64_t now);
 
 /* Verdicts written, and the ones that failed to be (for metrics). */
 void escalate_counts(uint64_t *written, uint64_t *failed, uint64_t by_step[8]);

@@ -325,38 +325,63 @@ refused:
  * PATH.bad (for a look) and the budgets start afresh; a file that cannot
  * be read or written at all stops the start.
  */
-/* The budgets' debts and the keys' last uses to the state file, if there is one. */
+/*
+ * The budgets' debts, the keys' last uses and what escalation remembers
+ * (suspensions, blocks, steps) to the state file, if there is one.
+ */
 static int state_write(const struct gw_config *cfg)
 {
 	const char *path = cfg->limits.state_path;
-	struct state_keyuse *ku;
+	struct state_escalation *es = NULL;
+	struct state_keyuse *ku = NULL;
+	uint64_t now = loop_clock_ns();
 	char err[512];
-	size_t n;
+	size_t n, nes;
 	int ret;
 
 	if (!path)
 		return 0;
-	if (keyuse_collect(cfg->keys.kf, &ku, &n)) {
+	if (keyuse_collect(cfg->keys.kf, &ku, &n) || escalate_export(&es, &nes, now)) {
 		gw_log(0, "limits: state %s: out of memory", path);
+		free(ku);
 		return -1;
 	}
-	ret = state_save(path, loop_clock_ns(), ku, n, err, sizeof(err));
+	ret = state_save(path, now, ku, n, es, nes, err, sizeof(err));
 	free(ku);
+	free(es);
 	if (ret)
 		gw_log(0, "limits: %s", err);
 	return ret;
+}
+
+/* What state_load() hands over: key uses gathered, escalation taken back at once. */
+struct loaded {
+	const struct gw_config *cfg;
+	struct keyuse_list *uses;
+};
+
+static void loaded_keyuse(const struct state_keyuse *ku, void *arg)
+{
+	keyuse_list_add(ku, ((struct loaded *)arg)->uses);
+}
+
+static void loaded_escalation(const struct state_escalation *es, void *arg)
+{
+	escalate_import(((struct loaded *)arg)->cfg, es, loop_clock_ns());
 }
 
 static int state_start(const struct gw_config *cfg)
 {
 	const struct cfg_limits_top *l = &cfg->limits;
 	struct keyuse_list uses = { 0 };
+	struct loaded ld = { cfg, &uses };
 	char err[512], bad[1100];
 	int n;
 
 	if (!l->state_path)
 		return 0;
-	n = state_load(l->state_path, loop_clock_ns(), keyuse_list_add, &uses, err, sizeof(err));
+	n = state_load(l->state_path, loop_clock_ns(), loaded_keyuse, loaded_escalation, &ld, err,
+		       sizeof(err));
 	keyuse_apply(cfg->keys.kf, uses.v, uses.n);
 	free(uses.v);
 	if (uses.oom)

@@ -41,6 +41,8 @@ struct state_file {
 	size_t nb, capb;
 	struct state_keyuse *k;
 	size_t nk, capk;
+	struct state_escalation *e;
+	size_t ne, cape;
 };
 
 static bool escaped(unsigned char c)
@@ -255,6 +257,35 @@ static int parse_key(char **field, int nf, struct state_keyuse *k, const char *p
 	return 0;
 }
 
+static int parse_escalation(char **field, int nf, struct state_escalation *e, const char *path,
+			    unsigned int line, char *err, size_t errlen)
+{
+	static const char *const what[] = { "left", "since", "ttl", "level" };
+	char v[3 * SHOW_MAX + 4];
+	const char *why;
+	uint64_t n[4];
+
+	if (nf != 7)
+		return bad(err, errlen, path, line, "escalation: expected kind, id, left, since, ttl "
+			   "and level (7 fields), got %d", nf);
+	if (strcmp(field[1], "key") && strcmp(field[1], "address"))
+		return bad(err, errlen, path, line, "escalation: kind \"%s\": expected key or address",
+			   show(field[1], v));
+	e->key = field[1][0] == 'k';
+	if ((why = unescape(field[2], e->id)))
+		return bad(err, errlen, path, line, "escalation: id \"%s\": %s", show(field[2], v),
+			   why);
+	for (int i = 0; i < 4; i++)
+		if (number(field[3 + i], i == 3 ? UINT32_MAX : UINT64_MAX, &n[i]))
+			return bad(err, errlen, path, line, "escalation: %s: expected %s, got \"%s\"",
+				   what[i], i == 3 ? "a step count" : "ns", show(field[3 + i], v));
+	e->left = n[0];
+	e->since = n[1];
+	e->ttl = n[2];
+	e->level = (uint32_t)n[3];
+	return 0;
+}
+
 /*
  * Reads and checks the whole of path into sf (buckets kept only when
  * buckets is set; they are checked all the same). 0, or -errno with err
@@ -293,10 +324,10 @@ static int parse(const char *path, bool buckets, struct state_file *sf, char *er
 				ret = bad(err, errlen, path, line, "expected \"" MAGIC " %d\", got \"%s\"",
 					  STATE_VERSION, show(field[0], v));
 			} else if (number(field[1], UINT64_MAX, &u)) {
-				ret = bad(err, errlen, path, line, "version \"%s\": expected %d",
+				ret = bad(err, errlen, path, line, "version \"%s\": expected 1 to %d",
 					  show(field[1], v), STATE_VERSION);
-			} else if (u != STATE_VERSION) {
-				ret = bad(err, errlen, path, 0, "version %" PRIu64 ": expected %d", u,
+			} else if (u < 1 || u > STATE_VERSION) {
+				ret = bad(err, errlen, path, 0, "version %" PRIu64 ": expected 1 to %d", u,
 					  STATE_VERSION);
 			}
 		} else if (line == 2) {
@@ -306,12 +337,20 @@ static int parse(const char *path, bool buckets, struct state_file *sf, char *er
 			else if (nf != 2 || number(field[1], UINT64_MAX, &sf->wall))
 				ret = bad(err, errlen, path, line, "wall: expected unix ns, got \"%s\"",
 					  nf > 1 ? show(field[1], v) : "");
-		} else if (!strcmp(field[0], "bucket") || !strcmp(field[0], "key")) {
+		} else if (!strcmp(field[0], "bucket") || !strcmp(field[0], "key") ||
+			   !strcmp(field[0], "escalation")) {
 			bool is_bucket = field[0][0] == 'b';
 			struct state_bucket b;
 
 			if (nrec == INT_MAX) {
 				ret = bad(err, errlen, path, line, "more than %d records", INT_MAX);
+			} else if (field[0][0] == 'e') {
+				if (!(ret = grow((void **)&sf->e, sf->ne, &sf->cape, sizeof(*sf->e)))) {
+					ret = parse_escalation(field, nf, &sf->e[sf->ne], path, line, err,
+							       errlen);
+					if (!ret)
+						sf->ne++;
+				}
 			} else if (is_bucket) {
 				if (!(ret = parse_bucket(field, nf, &b, path, line, err, errlen)) &&
 				    buckets && !(ret = grow((void **)&sf->b, sf->nb, &sf->capb,
@@ -333,7 +372,8 @@ static int parse(const char *path, bool buckets, struct state_file *sf, char *er
 			end = true;
 		} else {
 			ret = bad(err, errlen, path, line,
-				  "unknown record \"%s\" (expected bucket, key or end)", show(field[0], v));
+				  "unknown record \"%s\" (expected bucket, key, escalation or end)",
+				  show(field[0], v));
 		}
 	}
 	switch (ret) {
@@ -367,6 +407,7 @@ static void state_file_free(struct state_file *sf)
 {
 	free(sf->b);
 	free(sf->k);
+	free(sf->e);
 }
 
 static uint64_t wall_ns(void)
@@ -377,8 +418,8 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int state_load(const char *path, uint64_t now_mono, state_keyuse_fn fn, void *arg, char *err,
-	       size_t errlen)
+int state_load(const char *path, uint64_t now_mono, state_keyuse_fn fn,
+	       state_escalation_fn efn, void *arg, char *err, size_t errlen)
 {
 	struct state_file sf;
 	uint64_t now = wall_ns(), away;
@@ -402,7 +443,14 @@ int state_load(const char *path, uint64_t now_mono, state_keyuse_fn fn, void *ar
 	}
 	for (size_t i = 0; fn && i < sf.nk; i++)
 		fn(&sf.k[i], arg);
-	ret = (int)(sf.nb + sf.nk);
+	for (size_t i = 0; efn && i < sf.ne; i++) {
+		struct state_escalation *e = &sf.e[i];
+
+		e->left = e->left > away ? e->left - away : 0;
+		e->since = e->since > UINT64_MAX - away ? UINT64_MAX : e->since + away;
+		efn(e, arg);
+	}
+	ret = (int)(sf.nb + sf.nk + sf.ne);
 out:
 	state_file_free(&sf);
 	return ret;
@@ -475,7 +523,7 @@ static int sync_dir(const char *path, char *dir, size_t size)
 static pthread_mutex_t save_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int state_save(const char *path, uint64_t now_mono, const struct state_keyuse *ku, size_t nku,
-	       char *err, size_t errlen)
+	       const struct state_escalation *es, size_t nes, char *err, size_t errlen)
 {
 	struct bucket_text bt = { 0 };
 	char tmp[PATH_MAX], dir[PATH_MAX], eid[3 * LIMIT_ID_MAX + 1];
@@ -490,6 +538,14 @@ int state_save(const char *path, uint64_t now_mono, const struct state_keyuse *k
 		if (!idlen || idlen > LIMIT_ID_MAX || ku[i].last_used < 0) {
 			snprintf(err, errlen, "%s: key record %zu: expected an id of 1-%d bytes and a "
 				 "last use >= 0", path, i, LIMIT_ID_MAX);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < nes; i++) {
+		idlen = strnlen(es[i].id, sizeof(es[i].id));
+		if (!idlen || idlen > LIMIT_ID_MAX) {
+			snprintf(err, errlen, "%s: escalation record %zu: expected an id of 1-%d bytes",
+				 path, i, LIMIT_ID_MAX);
 			return -EINVAL;
 		}
 	}
@@ -529,7 +585,13 @@ int state_save(const char *path, uint64_t now_mono, const struct state_keyuse *k
 		escape(ku[i].id, strnlen(ku[i].id, sizeof(ku[i].id)), eid);
 		fprintf(f, "key %s %" PRId64 "\n", eid, ku[i].last_used);
 	}
-	fprintf(f, "end %zu\n", bt.n + nku);
+	for (size_t i = 0; i < nes; i++) {
+		escape(es[i].id, strnlen(es[i].id, sizeof(es[i].id)), eid);
+		fprintf(f, "escalation %s %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 "\n",
+			es[i].key ? "key" : "address", eid, es[i].left, es[i].since, es[i].ttl,
+			es[i].level);
+	}
+	fprintf(f, "end %zu\n", bt.n + nku + nes);
 	if (ferror(f) || fflush(f) == EOF) {
 		ret = errno ? -errno : -EIO;
 	} else if (fsync(fileno(f)) == -1) {
