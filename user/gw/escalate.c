@@ -382,15 +382,15 @@ int escalate_export(struct state_escalation **out, size_t *n, uint64_t now)
 	if (!chain)
 		return 0;
 	pthread_mutex_lock(&lock);
-	for (int i = 0; i < CHAINS && !ret; i++)
-		for (const struct source *s = chain[i]; s && !ret; s = s->next) {
+	for (int i = 0; i < CHAINS; i++)
+		for (const struct source *s = chain[i]; s; s = s->next) {
 			if (s->until <= now && !s->level)
 				continue;
 			if (*n == cap) {
 				cap = cap ? 2 * cap : 16;
 				if (!(p = reallocarray(v, cap, sizeof(*v)))) {
 					ret = -ENOMEM;
-					break;
+					goto out;
 				}
 				v = p;
 			}
@@ -406,6 +406,7 @@ int escalate_export(struct state_escalation **out, size_t *n, uint64_t now)
 			p->ttl = s->last_ttl;
 			p->level = s->level;
 		}
+out:
 	pthread_mutex_unlock(&lock);
 	if (ret) {
 		free(v);

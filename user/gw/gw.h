@@ -53,7 +53,8 @@ struct runtime {
 	SSL_CTX ***up_ctx;		/* [pool][backend]; NULL: http */
 	struct backend_health **health;	/* [pool][backend] */
 	bool route_needs_body;		/* a route matches on the model */
-	bool accounting;		/* keys or limits: answers' usage is read, budgets kept */
+	bool accounting;		/* keys or limits: budgets kept */
+	bool read_usage;		/* accounting or metrics: answers' usage is read */
 	bool *pool_needs_body;		/* per pool: model_map, session by user, or prefix */
 	bool any_prefix;		/* a pool hashes the prompt: worth extracting it */
 	bool inspect;			/* the config inspects prompts */

@@ -841,10 +841,6 @@ static int admit(struct client *c, const struct cfg_route *r)
 	} else {
 		cap = 0;
 	}
-	if (usage_tap_init(&c->tap)) {
-		client_fail(c, 500, "api_error", NULL, "out of memory", false);
-		return -1;
-	}
 	if (n && limit_acquire(&c->lim, ask, n, c->prompt_tokens + c->allowed, now, &v, &why)) {
 		limit_headers(&v, c->rl_head, sizeof(c->rl_head));
 		M_INC(c->w->st.limited[why.scope][why.what]);
@@ -947,13 +943,13 @@ static void dispatch(struct client *c)
 		goto out;
 	jsonreq_delete(tree);
 	tree = NULL;
-	if (c->view->rt->accounting && (permit(c, r) || admit(c, r)))
-		return;
-	/* metrics alone: the answer's usage is read for the token counters */
-	if (!c->view->rt->accounting && c->view->rt->cfg->admin && usage_tap_init(&c->tap)) {
+	/* the answer's usage: for the budgets' reconciliation and the token counters */
+	if (c->view->rt->read_usage && usage_tap_init(&c->tap)) {
 		client_fail(c, 500, "api_error", NULL, "out of memory", false);
 		return;
 	}
+	if (c->view->rt->accounting && (permit(c, r) || admit(c, r)))
+		return;
 	c->pool_step = 0;
 	c->tried = 0;
 	c->attempts = 0;

@@ -239,6 +239,16 @@ static char *members(const struct client *c, const struct gw_config *cfg, size_t
 	return buf;
 }
 
+/* Reported usage into three counters from col: prompt, completion, cached. */
+static void count_used(uint64_t *col, const struct usage *u)
+{
+	if (!u->found)
+		return;
+	M_ADD(col[0], u->prompt);
+	M_ADD(col[1], u->completion);
+	M_ADD(col[2], u->cached);
+}
+
 /* The request's counters, into its worker's memory. */
 static void count_request(struct client *c, const struct runtime *rt)
 {
@@ -253,27 +263,16 @@ static void count_request(struct client *c, const struct runtime *rt)
 						     rt->no_route_slot))) {
 		M_INC(row[MR_REQ + decision_of(c) * M_CLASSES + cls]);
 		M_ADD(row[c->prompt_exact ? MR_TOKENS_EXACT : MR_TOKENS], c->prompt_tokens);
-		if (c->used.found) {
-			M_ADD(row[MR_PROMPT], c->used.prompt);
-			M_ADD(row[MR_COMPLETION], c->used.completion);
-			M_ADD(row[MR_CACHED], c->used.cached);
-		}
+		count_used(row + MR_PROMPT, &c->used);
 	}
 	if (c->used.found &&
 	    (row = metrics_row(wm, MK_TENANT, c->tenant >= 0 && (size_t)c->tenant < rt->cfg->ntenants ?
-						      rt->slot[MK_TENANT][c->tenant] : rt->no_tenant_slot))) {
-		M_ADD(row[MT_PROMPT], c->used.prompt);
-		M_ADD(row[MT_COMPLETION], c->used.completion);
-		M_ADD(row[MT_CACHED], c->used.cached);
-	}
+						      rt->slot[MK_TENANT][c->tenant] : rt->no_tenant_slot)))
+		count_used(row + MT_PROMPT, &c->used);
 	if (rt->nmodel_globs &&
 	    (row = metrics_row(wm, MK_MODEL, runtime_model_slot(rt, c->model)))) {
 		M_INC(row[MM_REQ + decision_of(c) * M_CLASSES + cls]);
-		if (c->used.found) {
-			M_ADD(row[MM_PROMPT], c->used.prompt);
-			M_ADD(row[MM_COMPLETION], c->used.completion);
-			M_ADD(row[MM_CACHED], c->used.cached);
-		}
+		count_used(row + MM_PROMPT, &c->used);
 	}
 	if (!c->local_error && c->pool >= 0 && (size_t)c->pool < rt->cfg->npools &&
 	    (row = metrics_row(wm, MK_POOL, rt->slot[MK_POOL][c->pool])))

@@ -117,15 +117,14 @@ static bool limits_set(const struct cfg_limits *l)
 static int model_globs(struct runtime *rt)
 {
 	const struct gw_config *cfg = rt->cfg;
-	size_t n = cfg->admin && cfg->admin->nmodels ? cfg->admin->nmodels :
-		   cfg->tokenizer ? cfg->tokenizer->nmodels : 0;
+	bool own = cfg->admin && cfg->admin->nmodels;
+	size_t n = own ? cfg->admin->nmodels : cfg->tokenizer ? cfg->tokenizer->nmodels : 0;
 
 	rt->model_glob = calloc(n ? n : 1, sizeof(*rt->model_glob));
 	if (!rt->model_glob)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		rt->model_glob[i] = cfg->admin && cfg->admin->nmodels ? cfg->admin->models[i] :
-				    cfg->tokenizer->models[i].model;
+		rt->model_glob[i] = own ? cfg->admin->models[i] : cfg->tokenizer->models[i].model;
 	rt->nmodel_globs = n;
 	return 0;
 }
@@ -217,6 +216,7 @@ struct runtime *runtime_new(struct gw_config *cfg, char *err, size_t errlen)
 	/* requests and tokens by model: the body says which */
 	if (rt->nmodel_globs)
 		rt->route_needs_body = true;
+	rt->read_usage = rt->accounting || cfg->admin;
 	if (inspect_setup(rt, err, errlen))
 		goto fail;
 	/* rules match on the model: it is read before routing */
