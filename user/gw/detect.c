@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* The scanner: Hyperscan databases per config, candidates checked and resolved per piece. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -7,20 +8,58 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "gw/detect.h"
+#include "lib/log.h"
 
 #define PLAIN_MAX	8192	/* a candidate's plain view, for its validator */
 
 bool detect_empty(const struct detect_db *db)
 {
-	return !db->folded && !db->plain;
+	for (int g = 0; g < DETECT_NDB; g++)
+		if (db->hs[g])
+			return false;
+	return true;
 }
 
 void detect_free(struct detect_db *db)
 {
-	hs_free_database(db->folded);
-	hs_free_database(db->plain);
+	for (int g = 0; g < DETECT_NDB; g++)
+		hs_free_database(db->hs[g]);
 	free(db->set_of);
 	memset(db, 0, sizeof(*db));
+}
+
+/*
+ * The scan's entry point. Debian 12's vectorscan (5.4.9) loses matches in
+ * its AVX-512 code: a match in a scan's last 32 bytes, a lone letter's
+ * pattern ("x[a-z]+\\.[a-z]+") after an earlier 'x', every email after the
+ * second with start of match (test_inspect's planted values find all three
+ * in the first hundred texts). Its AVX2 code has none of them, and its fat
+ * runtime exports each CPU's entry points: on a CPU with AVX-512 the scan
+ * goes through avx2_hs_scan, on databases compiled without AVX-512.
+ */
+typedef hs_error_t (*scan_fn)(const hs_database_t *db, const char *data, unsigned int len,
+			      unsigned int flags, hs_scratch_t *scratch, match_event_handler fn,
+			      void *ctx);
+
+static scan_fn scan_entry = hs_scan;
+static hs_platform_info_t platform;
+static pthread_once_t platform_once = PTHREAD_ONCE_INIT;
+
+static void pick_platform(void)
+{
+	const unsigned long long avx512 = HS_CPU_FEATURES_AVX512 | HS_CPU_FEATURES_AVX512VBMI;
+	void *avx2;
+
+	if (hs_populate_platform(&platform) != HS_SUCCESS || !(platform.cpu_features & avx512))
+		return;
+	avx2 = dlsym(RTLD_DEFAULT, "avx2_hs_scan");
+	if (!avx2) {
+		log_warn("inspect: this vectorscan has no AVX2 entry point; its AVX-512 "
+			 "scans may miss matches");
+		return;
+	}
+	memcpy(&scan_entry, &avx2, sizeof(scan_entry));
+	platform.cpu_features &= ~avx512;
 }
 
 /*
@@ -87,7 +126,8 @@ static hs_error_t compile_multi(const char *const *expr, const unsigned int *fla
 			victim = c;
 	}
 	pthread_mutex_unlock(&db_cache_lock);
-	rc = hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, NULL, db, ce);
+	pthread_once(&platform_once, pick_platform);
+	rc = hs_compile_multi(expr, flags, ids, n, HS_MODE_BLOCK, &platform, db, ce);
 	if (rc != HS_SUCCESS || hs_serialize_database(*db, &bytes, &len) != HS_SUCCESS)
 		return rc;
 	pthread_mutex_lock(&db_cache_lock);
@@ -141,28 +181,44 @@ static bool has_utf8(const char *s)
 }
 
 /*
- * The database of one view. Folded: the built-in detectors (ids their kinds,
- * with start of match, for the spans) and the caseless sets; plain: the
- * case-sensitive sets. User pattern p has id DETECT_SET_ID + p. One
- * database a view: one pass over the text, one literal matcher for all.
+ * What goes into each database (enum detect_group): the built-in detectors,
+ * with start of match for their spans, those marked apart in their own
+ * database; the caseless sets on the folded view; the case-sensitive sets
+ * on the plain view. User pattern p has id DETECT_SET_ID + p.
  */
-static int compile_view(struct detect_db *db, const struct cfg_inspect *in, bool folded,
-			hs_database_t **out, char *err, size_t errlen)
+static bool in_group(enum detect_group g, unsigned int kind)
 {
+	return pii_detectors[kind].apart == (g == DETECT_DB_APART);
+}
+
+/* err naming user pattern p (its set, where it came from, its text) and why. */
+static void pattern_err(const struct detect_db *db, const struct cfg_inspect *in, unsigned int p,
+			const char *why, char *err, size_t errlen)
+{
+	const struct cfg_pattern_set *s = &in->sets[db->set_of[p]];
+	size_t first = 0;
+
+	for (size_t i = 0; &in->sets[i] != s; i++)
+		first += in->sets[i].npatterns;
+	snprintf(err, errlen, "inspect.pattern_sets.%s.%s: '%.80s': %s", s->name,
+		 s->origin[p - first], s->patterns[p - first], why);
+}
+
+static int compile_group(struct detect_db *db, const struct cfg_inspect *in, enum detect_group g,
+			 char *err, size_t errlen)
+{
+	const bool pii = g == DETECT_DB_PII || g == DETECT_DB_APART;
+	const bool caseless = g == DETECT_DB_FOLDED;
 	size_t n = 0, npii = 0, id = 0;
 	const char **expr = NULL;
 	unsigned int *flags = NULL, *ids = NULL;
 	char **owned = NULL;
 	hs_compile_error_t *ce = NULL;
-	const bool caseless = folded;
 	int ret = -1;
 
-	if (folded) {
-		db->kinds = in->detectors;
-		for (unsigned int k = 0; k < PII_NKINDS; k++)
-			npii += !!(in->detectors & (1U << k));
-	}
-	for (size_t i = 0; i < in->nsets; i++) {
+	for (unsigned int k = 0; pii && k < PII_NKINDS; k++)
+		npii += (in->detectors & (1U << k)) && in_group(g, k);
+	for (size_t i = 0; !pii && i < in->nsets; i++) {
 		if (in->sets[i].caseless == caseless)
 			n += in->sets[i].npatterns;
 	}
@@ -178,13 +234,13 @@ static int compile_view(struct detect_db *db, const struct cfg_inspect *in, bool
 	}
 	n = 0;
 	for (unsigned int k = 0; npii && k < PII_NKINDS; k++) {
-		if (!(in->detectors & (1U << k)))
+		if (!(in->detectors & (1U << k)) || !in_group(g, k))
 			continue;
 		expr[n] = pii_detectors[k].regex;
 		flags[n] = HS_FLAG_SOM_LEFTMOST | pii_detectors[k].hs_flags;
 		ids[n++] = k;
 	}
-	for (size_t i = 0; i < in->nsets; i++) {
+	for (size_t i = 0; !pii && i < in->nsets; i++) {
 		const struct cfg_pattern_set *s = &in->sets[i];
 
 		for (size_t p = 0; p < s->npatterns; p++, id++) {
@@ -211,19 +267,13 @@ static int compile_view(struct detect_db *db, const struct cfg_inspect *in, bool
 			ids[n++] = DETECT_SET_ID + id;
 		}
 	}
-	if (compile_multi(expr, flags, ids, n, out, &ce) != HS_SUCCESS) {
-		if (ce && ce->expression >= 0 && (size_t)ce->expression < npii) {
+	if (compile_multi(expr, flags, ids, n, &db->hs[g], &ce) != HS_SUCCESS) {
+		if (ce && ce->expression >= 0 && pii) {
 			snprintf(err, errlen, "inspect.detectors: %s: %s",
 				 pii_detectors[ids[ce->expression]].name, ce->message);
 		} else if (ce && ce->expression >= 0) {
-			unsigned int bad = ids[ce->expression] - DETECT_SET_ID;
-			const struct cfg_pattern_set *s = &in->sets[db->set_of[bad]];
-			size_t first = 0;
-
-			for (size_t i = 0; &in->sets[i] != s; i++)
-				first += in->sets[i].npatterns;
-			snprintf(err, errlen, "inspect.pattern_sets.%s.%s: '%.80s': %s", s->name,
-				 s->origin[bad - first], s->patterns[bad - first], ce->message);
+			pattern_err(db, in, ids[ce->expression] - DETECT_SET_ID, ce->message, err,
+				    errlen);
 		} else {
 			snprintf(err, errlen, "inspect.pattern_sets: %s",
 				 ce ? ce->message : "compile failed");
@@ -265,9 +315,10 @@ int detect_compile(struct detect_db *db, const struct cfg_inspect *in, char *err
 			for (size_t p = 0; p < in->sets[i].npatterns; p++)
 				db->set_of[id++] = i;
 	}
-	if (compile_view(db, in, true, &db->folded, err, errlen) ||
-	    compile_view(db, in, false, &db->plain, err, errlen))
-		goto fail;
+	db->kinds = in->detectors;
+	for (int g = 0; g < DETECT_NDB; g++)
+		if (compile_group(db, in, g, err, errlen))
+			goto fail;
 	return 0;
 fail:
 	detect_free(db);
@@ -278,10 +329,11 @@ int detect_scan_init(struct detect_scan *s, const struct detect_db *db)
 {
 	memset(s, 0, sizeof(*s));
 	textnorm_init(&s->tn);
-	if ((db->folded && hs_alloc_scratch(db->folded, &s->scratch) != HS_SUCCESS) ||
-	    (db->plain && hs_alloc_scratch(db->plain, &s->scratch) != HS_SUCCESS)) {
-		detect_scan_fini(s);
-		return -ENOMEM;
+	for (int g = 0; g < DETECT_NDB; g++) {
+		if (db->hs[g] && hs_alloc_scratch(db->hs[g], &s->scratch) != HS_SUCCESS) {
+			detect_scan_fini(s);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -345,6 +397,13 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	sc->r->sets |= 1ULL << set;
 	sc->r->set_patterns[set]++;
 	return 0;
+}
+
+static void scan(const struct detect_db *db, enum detect_group g, struct set_ctx *sc,
+		 const char *v, size_t len)
+{
+	if (db->hs[g])
+		scan_entry(db->hs[g], v, (unsigned int)len, 0, sc->s->scratch, on_match, sc);
 }
 
 static int hit_add(struct detect_result *r, uint32_t kind, size_t start, size_t end)
@@ -480,10 +539,11 @@ int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *
 		return 0;
 	if ((err = textnorm_fold(&s->tn, text, len)))
 		return err;
-	if (db->folded) {
+	if (db->hs[DETECT_DB_APART] || db->hs[DETECT_DB_PII]) {
 		s->ncand = 0;
 		s->truncated = false;
-		hs_scan(db->folded, s->tn.text, s->tn.len, 0, s->scratch, on_match, &sc);
+		scan(db, DETECT_DB_APART, &sc, s->tn.text, s->tn.len);
+		scan(db, DETECT_DB_PII, &sc, s->tn.text, s->tn.len);
 		r->truncated = s->truncated;
 		for (size_t i = 0; i < s->ncand; i++) {
 			size_t oa, ob;
@@ -494,13 +554,14 @@ int detect_piece(const struct detect_db *db, struct detect_scan *s, const char *
 		}
 		resolve(r);
 	}
-	if (db->plain) {
+	scan(db, DETECT_DB_FOLDED, &sc, s->tn.text, s->tn.len);
+	if (db->hs[DETECT_DB_PLAIN]) {
 		const char *v;
 		size_t vlen;
 
 		if ((err = plain_view(s, text, len, &v, &vlen)))
 			return err;
-		hs_scan(db->plain, v, vlen, 0, s->scratch, on_match, &sc);
+		scan(db, DETECT_DB_PLAIN, &sc, v, vlen);
 	}
 	return 0;
 }

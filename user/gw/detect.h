@@ -3,13 +3,19 @@
  * The scanner: every pattern of a config compiled once, at load, into
  * Hyperscan databases, and scanned per text piece with a worker's scratch.
  *
- *   pii     the built-in detectors (lib/pii.h), with start of match, on the
- *           folded view; each candidate is checked at its boundaries and
- *           by its validator on the plain view of its original span.
+ *   apart   the built-in detectors marked apart (lib/pii.h), and
+ *   pii     the others, with start of match, on the folded view; each
+ *           candidate is checked at its boundaries and by its validator
+ *           on the plain view of its original span.
  *   folded  the caseless user sets, on the folded view (one match per
  *           pattern is enough: a set matched or not, and how many of its
  *           patterns did).
  *   plain   the case-sensitive user sets, on the plain view.
+ *
+ * More databases, not one a view: a pattern that Hyperscan finds by a rare
+ * literal ('@' for email) scans alone at tens of GB/s, but beside patterns
+ * led by classes ([0-9], \b[a-z]) it holds the whole database to its
+ * slowest engine; separate scans cost a call each and keep each fast.
  *
  * Nothing is compiled per request; a scan allocates only when a piece has
  * more hits than the result has room for.
@@ -29,9 +35,11 @@
 #define DETECT_SET_ID		1024	/* Hyperscan id of user pattern 0 */
 #define DETECT_MAX_CANDIDATES	65536	/* per piece: detections past it are dropped, flagged */
 
+enum detect_group { DETECT_DB_APART, DETECT_DB_PII, DETECT_DB_FOLDED, DETECT_DB_PLAIN,
+		   DETECT_NDB };
+
 struct detect_db {
-	hs_database_t *folded;		/* built-in detectors and caseless sets */
-	hs_database_t *plain;		/* case-sensitive sets */
+	hs_database_t *hs[DETECT_NDB];	/* by enum detect_group; NULL when empty */
 	uint32_t kinds;			/* built-in detectors compiled */
 	size_t nsets;
 	unsigned int *set_of;		/* per user pattern id: its set */
@@ -46,7 +54,7 @@ struct detect_hit {
 };
 
 struct detect_scan {
-	hs_scratch_t *scratch;		/* per worker: for both databases */
+	hs_scratch_t *scratch;		/* per worker: for every database */
 	struct textnorm tn;
 	char *plain;			/* plain view of a whole piece (case-sensitive sets) */
 	size_t plain_cap;

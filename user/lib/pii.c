@@ -1001,6 +1001,8 @@ const struct pii_detector pii_detectors[PII_NKINDS] = {
 		/* the local part is found by pii_extend_left() */
 		.regex = "@[a-z0-9-]+(?:\\.[a-z0-9-]+)*\\.[a-z]{2,63}",
 		.edge = PII_EDGE_WORD, .valid = pii_email_valid,
+		/* found by its '@': 38 GB/s alone, 0.73 GB/s for all 15 together */
+		.apart = true,
 	},
 	[PII_PHONE] = {
 		.name = "phone", .entity = "PHONE",

@@ -71,6 +71,7 @@ struct pii_detector {
 	const char *regex;	/* Hyperscan syntax, on the folded view */
 	unsigned int hs_flags;	/* besides HS_FLAG_SOM_LEFTMOST; 0 for all built-ins */
 	enum pii_edge edge;	/* what may touch the match */
+	bool apart;		/* scanned in a database apart from the others (gw/detect.h) */
 	bool (*valid)(const char *s, size_t len);	/* on the plain view; NULL: the regex is enough */
 };
 
