@@ -29,6 +29,7 @@ void textnorm_free(struct textnorm *t)
 	wipe_free(t->text, t->cap);
 	free(t->start);
 	free(t->end);
+	free(t->runs);
 	wipe_free(t->u16, t->u16_cap * sizeof(*t->u16));
 	wipe_free(t->n16, t->n16_cap * sizeof(*t->n16));
 	memset(t, 0, sizeof(*t));
@@ -290,40 +291,112 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 	return err;
 }
 
-/*
- * ASCII with white space runs: bytes before the first run (done, at
- * done) stay, the rest is folded in one loop with its map.
- */
-static int ascii_runs(struct textnorm *t, const char *s, size_t n, size_t done)
+/* Per byte of a word of ASCII (every byte < 0x80), the high bit set where... */
+static inline uint64_t word_eq(uint64_t w, unsigned char c)	/* ... w's byte is c */
 {
-	size_t len = done, ns = t->map_cap, ne = t->map_cap;
+	return ~((w ^ (c * ONES)) + 0x7f * ONES) & HIGHS;
+}
 
-	if (n > t->map_cap && (grow((void **)&t->start, &ns, n, sizeof(uint32_t), false) ||
-			       grow((void **)&t->end, &ne, n, sizeof(uint32_t), false)))
-		return -ENOMEM;
-	if (n > t->map_cap)
-		t->map_cap = ns;
-	for (size_t i = 0; i < done; i++) {
-		t->start[i] = i;
-		t->end[i] = i + 1;
+static inline uint64_t word_lt(uint64_t w, unsigned char c)	/* ... w's byte is below c */
+{
+	return ~(w + (0x80 - c) * ONES) & HIGHS;
+}
+
+/* Where folded byte j of an ASCII view begins in the original, or ends (end). */
+static size_t ascii_orig(const struct textnorm *t, size_t j, bool end)
+{
+	const struct textnorm_run *r;
+	size_t lo = 0, hi = t->nruns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->runs[mid].at <= j)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	for (size_t i = done; i < n; i++) {
-		unsigned char c = fold_ascii[(unsigned char)s[i]];
+	if (!lo)
+		return j + end;
+	r = &t->runs[lo - 1];
+	if (r->at == j)
+		return end ? r->to : r->from;
+	return r->to + (j - r->at - 1) + end;
+}
 
-		if (is_space(c) && len && is_space(t->text[len - 1])) {
-			if (c == '\n')
-				t->text[len - 1] = '\n';
-			t->end[len - 1] = i + 1;
+/* Byte i of s into the view at *len: 0, 1 if it is a control to drop, or -ENOMEM. */
+static int ascii_byte(struct textnorm *t, const char *s, size_t i, size_t *len)
+{
+	unsigned char c = s[i];
+	struct textnorm_run *r;
+	uint32_t from;
+
+	if (!ascii_kept(c))
+		return 1;
+	c = fold_ascii[c];
+	if (!is_space(c) || !*len || !is_space(t->text[*len - 1])) {
+		t->text[(*len)++] = c;
+		return 0;
+	}
+	/* a white space run: one space, or one LF if the run breaks lines */
+	if (c == '\n')
+		t->text[*len - 1] = '\n';
+	r = t->nruns ? &t->runs[t->nruns - 1] : NULL;
+	if (r && r->at == *len - 1) {
+		r->to = i + 1;
+		return 0;
+	}
+	if (t->nruns == t->runs_cap &&
+	    grow((void **)&t->runs, &t->runs_cap, t->nruns + 1, sizeof(*t->runs), false))
+		return -ENOMEM;
+	from = ascii_orig(t, *len - 1, false);
+	t->runs[t->nruns++] = (struct textnorm_run){ *len - 1, from, i + 1 };
+	t->identity = false;
+	return 0;
+}
+
+/*
+ * The view of ASCII s[0, n): 0, 1 if s is not ASCII with nothing to drop
+ * (the general path's), or -ENOMEM. Whole words that need only lowering
+ * (no tab, CR, control or white space run) go eight bytes at a time.
+ */
+static int fold_ascii_view(struct textnorm *t, const char *s, size_t n)
+{
+	size_t i = 0, len = 0;
+	int err;
+
+	if (grow((void **)&t->text, &t->cap, n + 1, 1, true))
+		return -ENOMEM;
+	t->identity = t->ascii = true;
+	t->nruns = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, lf, sp, ctl;
+
+		memcpy(&w, s + i, 8);
+		if (w & HIGHS)
+			return 1;
+		lf = word_eq(w, '\n');
+		sp = word_eq(w, ' ') | lf;
+		ctl = (word_lt(w, 0x20) & ~lf) | word_eq(w, 0x7f);
+		/* a space after a space, in the word or across from the last one */
+		if (!ctl && !(sp & (sp << 8)) &&
+		    !((sp & 0x80) && len && is_space(t->text[len - 1]))) {
+			w |= (~word_lt(w, 'A') & HIGHS & word_lt(w, 'Z' + 1)) >> 2;
+			memcpy(t->text + len, &w, 8);
+			len += 8;
 			continue;
 		}
-		t->text[len] = c;
-		t->start[len] = i;
-		t->end[len] = i + 1;
-		len++;
+		for (size_t j = 0; j < 8; j++)
+			if ((err = ascii_byte(t, s, i + j, &len)))
+				return err;
 	}
+#endif
+	for (; i < n; i++)
+		if ((err = ascii_byte(t, s, i, &len)))
+			return err;
 	t->text[len] = '\0';
 	t->len = len;
-	t->identity = false;
 	return 0;
 }
 
@@ -331,33 +404,13 @@ int textnorm_fold(struct textnorm *t, const char *s, size_t n)
 {
 	UErrorCode st = U_ZERO_ERROR;
 	const UNormalizer2 *nz;
+	int err;
 
 	if (n > UINT32_MAX)
 		return -E2BIG;
-	if (plain_ascii(s, n)) {
-		bool run = false;
-		size_t i;
-
-		if (grow((void **)&t->text, &t->cap, n + 1, 1, true))
-			return -ENOMEM;
-		/* byte for byte unless white space runs fold */
-		for (i = 0; i < n; i++) {
-			unsigned char c = fold_ascii[(unsigned char)s[i]];
-			bool sp = is_space(c);
-
-			if (sp && run)
-				break;
-			run = sp;
-			t->text[i] = c;
-		}
-		if (i == n) {
-			t->text[n] = '\0';
-			t->len = n;
-			t->identity = true;
-			return 0;
-		}
-		return ascii_runs(t, s, n, i);
-	}
+	if ((err = fold_ascii_view(t, s, n)) <= 0)
+		return err;
+	t->ascii = false;
 	nz = unorm2_getNFKCCasefoldInstance(&st);
 	if (U_FAILURE(st))
 		return -EIO;
@@ -369,6 +422,11 @@ void textnorm_span(const struct textnorm *t, size_t a, size_t b, size_t *oa, siz
 	if (t->identity) {
 		*oa = a;
 		*ob = b;
+		return;
+	}
+	if (t->ascii) {
+		*oa = ascii_orig(t, a, false);
+		*ob = ascii_orig(t, b - 1, true);
 		return;
 	}
 	*oa = t->start[a];

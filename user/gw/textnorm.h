@@ -18,9 +18,9 @@
  * Plain view: NFKC alone, no case, quote or space folding: what validators read,
  * where case matters (JWTs, keys) and digits must be ASCII.
  *
- * ASCII input without white space runs, the common case, takes a fast
- * path: checked eight bytes at a time, lowered in one loop, no map
- * (identity).
+ * ASCII input, the common case, takes a fast path: checked and lowered
+ * eight bytes at a time, with no map (identity) or, when white space runs
+ * fold, only a list of the runs.
  */
 #ifndef SLUICE_GW_TEXTNORM_H
 #define SLUICE_GW_TEXTNORM_H
@@ -36,6 +36,13 @@ struct textnorm {
 	uint32_t *end;		/* ... and where it ends */
 	size_t map_cap;
 	bool identity;		/* ASCII input: text[i] comes from byte i; no map */
+	/*
+	 * ASCII input with white space runs: no map but the runs, by folded
+	 * byte; the bytes between runs come one for one from the original.
+	 */
+	struct textnorm_run { uint32_t at, from, to; } *runs;
+	size_t nruns, runs_cap;
+	bool ascii;
 	uint16_t *u16, *n16;	/* a segment in UTF-16, before and after ICU */
 	size_t u16_cap, n16_cap;
 };
