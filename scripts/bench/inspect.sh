@@ -7,7 +7,8 @@
 # against build/mockllm.
 #
 #  1. Scanner: build/bench/inspect_scan on one core: MB/s of the built-in
-#     detectors alone and with 1,000 user patterns plus the curated sets
+#     detectors alone, with 1,000 user patterns (the target's configuration),
+#     and with those plus the curated injection set
 #     (etc/patterns/injection.txt), on 1 KiB, 32 KiB and 1 MiB prompts of
 #     ordinary text (tests/data/prompts/benign.txt) and of the same text with
 #     accents; and inspect_request() on a 32 KiB chat body in process.
@@ -153,8 +154,14 @@ awk '$1 == "scan" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = k
 	END { for (i = 1; i <= n; i++) printf "| %s | %s | %s | %s |\n", order[i],
 		v[order[i], 1024], v[order[i], 32768], v[order[i], 1048576] }' "$T/scan.txt"
 sed -n 's/^inspect body_bytes=\([0-9]*\) p50_us=\([0-9]*\) p99_us=\([0-9]*\)$/\ninspect_request() on a \1-byte chat body, in process: p50 \2 us, p99 \3 us/p' "$T/scan.txt"
-SCAN_MIN=$(awk '$1 == "scan" && /text=ascii/ { for (i = 2; i <= NF; i++) if ($i ~ /^mb_s=/) { split($i, kv, "="); print kv[2] } }' \
-	"$T/scan.txt" | sort -g | head -1)
+# the target's configuration: the detectors and 1,000 user patterns; its slowest ASCII size
+scan_min() {
+	awk -v c="$1" '$1 == "scan" && $2 == "config=" c && /text=ascii/ {
+		for (i = 2; i <= NF; i++) if ($i ~ /^mb_s=/) { split($i, kv, "="); print kv[2] } }' \
+		"$T/scan.txt" | sort -g | head -1
+}
+SCAN_MIN=$(scan_min +user)
+SCAN_INJ=$(scan_min +user+injection)
 
 # --- setup of the proxies ------------------------------------------------------------
 
@@ -242,6 +249,7 @@ ratio=$(awk '$1 >= 1 && $2 == "on" { v[$1] = $3 } $1 >= 1 && $2 == "off" { w[$1]
 	END { for (r in v) if (r in w && w[r] > 0) print v[r] / w[r] }' "$TPUT" | bench_median)
 add99=$(bench_diff "$LAT" on off 4 | awk '{ print $1 }')
 printf '   slowest ASCII scan         %6s MB/s (>= 1000) %s\n' "${SCAN_MIN:-0}" "$(bench_met "${SCAN_MIN:-0}" '>=' 1000)"
+printf '   ... with the injection set %6s MB/s (no target)\n' "${SCAN_INJ:-0}"
 printf '   added p99, 32 KiB prompt   %6s us   (<= 1000) %s\n' "${add99:--}" "$(bench_met "${add99:-1e9}" '<=' 1000)"
 printf '   req/s inspection on/off    %6.2f x    (>= 0.9)  %s\n' "${ratio:-0}" "$(bench_met "${ratio:-0}" '>=' 0.9)"
 

@@ -10,8 +10,8 @@
  * number about every 4 KiB, as prompts carry them. Configurations:
  *   detectors   the 15 built-in detectors alone
  *   +user       the same plus PATTERNS user patterns (two thirds literal
- *               code names matched as whole words, one third regexes) and
- *               the curated injection set SET_FILE
+ *               code names matched as whole words, one third regexes)
+ *   +user+injection  and the curated injection set SET_FILE
  * For each, MB/s of detect_piece() (normalise, scan, validate) over at
  * least SECONDS per size, and the same for a text that is not ASCII
  * (every 8th word accented), which takes ICU's path.
@@ -215,7 +215,9 @@ int main(int argc, char **argv)
 	static const size_t sizes[] = { 1024, 32 * 1024, 1024 * 1024 };
 	unsigned int npat = 1000;
 	double secs = 1;
+	static const char *const conf_name[] = { "detectors", "+user", "+user+injection" };
 	char pat_path[] = "/tmp/sluice-bench-patterns-XXXXXX", inspect[8192], sets[4096];
+	char user[4096];
 	char err[CFG_ERR_LEN], *corpus;
 	size_t clen;
 	int opt, fd;
@@ -256,18 +258,21 @@ int main(int argc, char **argv)
 			fprintf(f, "codename-%c%c%c-%u\n", 'a' + i % 26, 'a' + i / 26 % 26, 'q', i);
 	}
 	fclose(f);
+	snprintf(user, sizeof(user),
+		 "\"pattern_sets\": [ { \"name\": \"user\", \"file\": \"%s\", \"whole_word\": true } ],",
+		 pat_path);
 	snprintf(sets, sizeof(sets),
 		 "\"pattern_sets\": [ { \"name\": \"user\", \"file\": \"%s\", \"whole_word\": true },"
 		 " { \"name\": \"injection\", \"file\": \"%s\" } ],", pat_path,
 		 set_path[0] == '/' ? set_path : realpath(set_path, NULL));
 	printf("corpus=%s bytes=%zu user_patterns=%u\n", corpus_path, clen, npat);
-	for (int conf = 0; conf < 2; conf++) {
+	for (int conf = 0; conf < 3; conf++) {
 		struct gw_config *cfg;
 		struct detect_db db;
 		struct detect_scan s;
 
 		snprintf(inspect, sizeof(inspect), "{ %s \"detectors\": [ \"all\" ] }",
-			 conf ? sets : "");
+			 conf == 2 ? sets : conf ? user : "");
 		cfg = load(inspect);
 		if (detect_compile(&db, &cfg->inspect, err, sizeof(err)) ||
 		    detect_scan_init(&s, &db)) {
@@ -280,7 +285,7 @@ int main(int argc, char **argv)
 				char label[64];
 
 				snprintf(label, sizeof(label), "config=%s text=%s",
-					 conf ? "+user" : "detectors", accent ? "accented" : "ascii");
+					 conf_name[conf], accent ? "accented" : "ascii");
 				scan_rate(label, &db, &s, t, strlen(t), secs);
 				free(t);
 			}
