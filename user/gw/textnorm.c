@@ -152,7 +152,8 @@ static UChar32 fold_char(UChar32 c)
 	return c;
 }
 
-static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t to)
+/* Room in the view, and in its maps, for n more bytes. */
+static int room(struct out *o, size_t n)
 {
 	struct textnorm *t = o->t;
 
@@ -167,21 +168,49 @@ static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t 
 			return -ENOMEM;
 		t->map_cap = ns;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (o->fold && is_space(b[i]) && t->len && is_space(t->text[t->len - 1])) {
-			/* a white space run: one space, or one LF if the run breaks lines */
-			if (b[i] == '\n')
-				t->text[t->len - 1] = '\n';
-			if (o->map)
-				t->end[t->len - 1] = to;
-			continue;
-		}
-		t->text[t->len] = b[i];
-		if (o->map) {
-			t->start[t->len] = from;
-			t->end[t->len] = to;
-		}
-		t->len++;
+	return 0;
+}
+
+/* Byte c of the view, from original bytes [from, to); room() made space for it. */
+static inline void put(struct out *o, char c, uint32_t from, uint32_t to)
+{
+	struct textnorm *t = o->t;
+
+	if (o->fold && is_space(c) && t->len && is_space(t->text[t->len - 1])) {
+		/* a white space run: one space, or one LF if the run breaks lines */
+		if (c == '\n')
+			t->text[t->len - 1] = '\n';
+		if (o->map)
+			t->end[t->len - 1] = to;
+		return;
+	}
+	t->text[t->len] = c;
+	if (o->map) {
+		t->start[t->len] = from;
+		t->end[t->len] = to;
+	}
+	t->len++;
+}
+
+static int emit(struct out *o, const char *b, size_t n, uint32_t from, uint32_t to)
+{
+	if (room(o, n))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		put(o, b[i], from, to);
+	return 0;
+}
+
+/* ASCII bytes s[a, b), each its own segment: the kept ones, folded, to the view. */
+static int emit_ascii(struct out *o, const char *s, size_t a, size_t b)
+{
+	if (room(o, b - a))
+		return -ENOMEM;
+	for (size_t k = a; k < b; k++) {
+		unsigned char c = s[k];
+
+		if (ascii_kept(c))
+			put(o, o->fold ? fold_ascii[c] : c, k, k + 1);
 	}
 	return 0;
 }
@@ -241,6 +270,20 @@ static int segment(struct out *o, const UNormalizer2 *nz, const char *s, size_t 
 }
 
 /*
+ * A code point alone in its segment that its normalisation leaves as it
+ * is (most letters of most scripts): its bytes go to the view without ICU.
+ */
+static bool stable(UChar32 c, bool fold)
+{
+	if (c < 0 || dropped(c))
+		return false;
+	if (fold)
+		return fold_char(c) == c &&
+		       !u_hasBinaryProperty(c, UCHAR_CHANGES_WHEN_NFKC_CASEFOLDED);
+	return u_getIntPropertyValue(c, UCHAR_NFKC_QUICK_CHECK) == UNORM_YES;
+}
+
+/*
  * The general path: ASCII bytes one by one, the rest in normalisation
  * segments (a code point and those after it with no boundary before them).
  */
@@ -255,9 +298,24 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 	t->identity = false;
 	while (i < n && !err) {
 		unsigned char ch = s[i];
-		size_t from = i, next;
-		UChar32 c;
+		size_t from = i, next, one;
+		UChar32 c, first;
 
+		if (ch < 0x80) {
+			/* a run of ASCII, but for its last kept byte before a code point
+			 * that is not: a combining mark may follow it */
+			size_t j = i, last = SIZE_MAX, upto;
+
+			for (; j < n && (unsigned char)s[j] < 0x80; j++)
+				if (ascii_kept(s[j]))
+					last = j;
+			upto = j == n || last == SIZE_MAX ? j : last;
+			if (upto > i) {
+				err = emit_ascii(&o, s, i, upto);
+				i = upto;
+				continue;
+			}
+		}
 		/* what comes next once controls (dropped) are skipped: a combining mark
 		 * after "e\x07" still composes with the e */
 		next = i + 1;
@@ -274,6 +332,8 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 			continue;
 		}
 		U8_NEXT(s, i, n, c);
+		first = c;
+		one = i;
 		/* take in what combines with it */
 		while (i < n) {
 			next = i;
@@ -282,7 +342,10 @@ static int convert(struct textnorm *t, const char *s, size_t n, const UNormalize
 				break;
 			i = next;
 		}
-		err = segment(&o, nz, s, from, i, fold);
+		if (i == one && stable(first, fold))
+			err = emit(&o, s + from, i - from, from, i);
+		else
+			err = segment(&o, nz, s, from, i, fold);
 	}
 	if (!err && grow((void **)&t->text, &t->cap, t->len + 1, 1, true))
 		err = -ENOMEM;
