@@ -267,21 +267,23 @@ static void test_fold_white_space_runs_fold_to_one(void **state)
 		assert_span(&t, 0, t.len, 0, cases[i].n);
 	}
 
-	/* a run at every offset, inside an eight-byte word and across two */
-	for (size_t at = 0; at + 3 <= 40; at++) {
-		char in[41], want[41];
+	/* a run at every offset, inside a word of 8 or 16 bytes and across two */
+	for (size_t r = 0; r < 2; r++) {
+		for (size_t at = 0; at + 3 <= 40; at++) {
+			char in[41], want[41];
 
-		memset(in, 'X', 40);
-		memcpy(in + at, " \t\n", 3);
-		memset(want, 'x', 38);
-		want[at] = '\n';
-		fold(&t, in, 40);
-		assert_view(&t, in, 40, want, 38);
-		assert_span(&t, at, at + 1, at, at + 3);
-		if (at)
-			assert_span(&t, 0, at, 0, at);
-		if (at + 1 < 38)
-			assert_span(&t, at + 1, 38, at + 3, 40);
+			memset(in, 'X', 40);
+			memcpy(in + at, r ? "   " : " \t\n", 3);
+			memset(want, 'x', 38);
+			want[at] = r ? ' ' : '\n';
+			fold(&t, in, 40);
+			assert_view(&t, in, 40, want, 38);
+			assert_span(&t, at, at + 1, at, at + 3);
+			if (at)
+				assert_span(&t, 0, at, 0, at);
+			if (at + 1 < 38)
+				assert_span(&t, at + 1, 38, at + 3, 40);
+		}
 	}
 
 	/* a run after the first eight bytes, then every word maps back */

@@ -19,7 +19,7 @@
  * where case matters (JWTs, keys) and digits must be ASCII.
  *
  * ASCII input, the common case, takes a fast path: checked and lowered
- * eight bytes at a time, with no map (identity) or, when white space runs
+ * sixteen bytes at a time, with no map (identity) or, when white space runs
  * fold, only a list of the runs.
  */
 #ifndef SLUICE_GW_TEXTNORM_H
